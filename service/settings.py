@@ -1,0 +1,66 @@
+"""All configuration, from `DIALOGIC_*` environment variables, in one typed object.
+
+Each field's docstring-comment is the text of its row in the README's configuration table; a test
+checks that the table and this class list the same variables.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+PREFIX = "DIALOGIC_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"  # address to bind
+    port: int = 8000  # port to bind
+    model_dir: Path | None = None  # model artifact directory (default: the shipped model)
+    model_backend: str = "fp32"  # fp32 or int8 (dynamic quantisation)
+    torch_threads: int | None = None  # model threads (default: from the cgroup CPU quota)
+    max_batch: int = 256  # items per /v1/classify/batch request
+    max_chars: int = 5000  # characters per text (longer: 422, or truncated with "truncate": true)
+    max_body_bytes: int = 8 * 1024 * 1024  # request body limit (413 beyond)
+    batch_max_size: int = 32  # largest micro-batch sent to the model
+    batch_max_wait_ms: float = 4.0  # how long the batcher waits to fill a micro-batch
+    queue_size: int = 2048  # texts waiting for the model before requests get 503
+    request_timeout_s: float = 30.0  # longest a request may wait for the model
+    redis_url: str | None = None  # Redis for the result cache (unset: in-process LRU)
+    cache_ttl: int = 7 * 24 * 3600  # result-cache time to live, seconds
+    cache_prefix: str = "dialogic"  # namespace prefix of cache keys
+    cache_size: int = 100_000  # entries of the in-process LRU
+    redis_timeout_ms: float = 25.0  # per Redis operation; slower counts as a failure
+    log_level: str = "INFO"  # log level
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(PREFIX + f.name.upper())
+            if f.name == "extra" or raw is None or raw == "":
+                continue
+            values[f.name] = _convert(f.type, raw, f.name)
+        return cls(**values)
+
+
+def _convert(type_name: Any, raw: str, name: str) -> Any:
+    kind = str(type_name)
+    try:
+        if kind.startswith("int"):
+            return int(raw)
+        if kind.startswith("float"):
+            return float(raw)
+        if kind.startswith("Path"):
+            return Path(raw)
+        return raw
+    except ValueError as exc:
+        raise ValueError(f"{PREFIX}{name.upper()}={raw!r} is not a valid {kind}") from exc
+
+
+def env_vars() -> list[str]:
+    return [PREFIX + f.name.upper() for f in fields(Settings) if f.name != "extra"]
