@@ -1,0 +1,320 @@
+"""`dialogic data build`: join labels with the shared texts and write leak-free train/dev/test/gold splits.
+
+Training examples are the posts labelled by reading (`read_labels.jsonl`, weighted higher) plus weak
+labels from `model.data.rules` on the remaining rows, capped per source and per class. Splits are made
+by group (thread / author / outlet) hash; every gold id and every row of a gold group is kept out of
+train/dev/test; dev and test hold only read labels, so model selection, calibration and evaluation use
+labels made by reading. Near-duplicates (see `near_dup_key`) never straddle splits: a text whose key is in
+gold, test or dev is dropped from the later splits (priority gold > test > dev > train).
+Outputs go to `model/data/build/`: train/dev/test/gold JSONL, `datasheet.md`, `summary.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from model.data import (
+    DEFAULT_BUILD_DIR,
+    DEFAULT_DATA_DIR,
+    GOLD_FILE,
+    READ_LABELS_FILE,
+    Record,
+    group_key,
+    load_labels,
+    load_sources,
+    near_dup_key,
+    stable_bucket,
+    write_jsonl,
+)
+from model.data.rules import RULES, apply_rules, rule_votes
+from model.normalize import NORMALIZE_VERSION
+
+SPLITS = ("train", "dev", "test")
+LABEL_SET = ("broadcast", "conversation")
+
+
+def split_of(group: str) -> str:
+    """80/10/10 by a salted hash of the group key (a different salt from the gold sampling)."""
+    b = stable_bucket(group, "dialogic-split-v1")
+    return "train" if b < 800 else "dev" if b < 900 else "test"
+
+
+def dup_key(norm: str) -> str:
+    return near_dup_key(norm) or "=" + norm.lower()
+
+
+def example(rec: Record, label: str, origin: str, weight: float, rule: str | None = None) -> dict[str, Any]:
+    return {"id": rec["id"], "text": rec["norm"], "label": label, "source": rec["source"],
+            "lang": rec.get("lang"), "origin": origin, "weight": weight, "rule": rule,
+            "group": group_key(rec)}
+
+
+def dedupe(rows: list[dict[str, Any]], banned: set[str]) -> tuple[list[dict[str, Any]], int, int]:
+    """Drop rows whose key is banned (leak) and collapse near-duplicates inside the split: keep the first
+    read-labelled row of a key, else one weak row if all weak labels agree, else none."""
+    by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    leaked = 0
+    for row in rows:
+        k = dup_key(row["text"])
+        if k in banned:
+            leaked += 1
+            continue
+        by_key[k].append(row)
+    kept: list[dict[str, Any]] = []
+    for group in by_key.values():
+        read = [r for r in group if r["origin"] == "read"]
+        if read:
+            kept.append(read[0])
+        elif len({r["label"] for r in group}) == 1:
+            kept.append(group[0])
+    return kept, leaked, len(rows) - leaked - len(kept)
+
+
+def rule_report(records: list[Record], gold: dict[str, dict[str, Any]],
+                read: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per rule: coverage over all rows (and per source), precision on gold rows and on read rows."""
+    stats = {r.name: {"rule": r.name, "label": r.label, "tier": r.tier, "coverage": 0,
+                      "by_source": Counter(), "gold_fired": 0, "gold_correct": 0,
+                      "read_fired": 0, "read_correct": 0} for r in RULES}
+    combined = {"rule": "COMBINED (tiers)", "label": "-", "tier": 0, "coverage": 0, "by_source": Counter(),
+                "gold_fired": 0, "gold_correct": 0, "read_fired": 0, "read_correct": 0}
+    for rec in records:
+        votes = rule_votes(rec)
+        final, _ = apply_rules(rec)
+        items = [(stats[name], label) for name, label in votes.items()]
+        if final is not None:
+            items.append((combined, final))
+        for st, label in items:
+            st["coverage"] += 1
+            st["by_source"][rec["source"]] += 1
+            for ref, pre in ((gold, "gold"), (read, "read")):
+                if rec["id"] in ref:
+                    st[f"{pre}_fired"] += 1
+                    st[f"{pre}_correct"] += int(ref[rec["id"]]["label"] == label)
+    out = []
+    for st in [*stats.values(), combined]:
+        for pre in ("gold", "read"):
+            st[f"{pre}_precision"] = (st[f"{pre}_correct"] / st[f"{pre}_fired"]) if st[f"{pre}_fired"] else None
+        st["by_source"] = dict(st["by_source"])
+        out.append(st)
+    return out
+
+
+def build(data_dir: Path, out_dir: Path, weak_cap: int = 3000, read_weight: float = 2.0,
+          max_class_ratio: float = 1.5, seed: int = 13, gold_file: Path = GOLD_FILE,
+          read_file: Path = READ_LABELS_FILE) -> dict[str, Any]:
+    t0 = time.time()
+    records = load_sources(data_dir)
+    by_id = {r["id"]: r for r in records}
+    if len(by_id) != len(records):
+        raise ValueError("source ids are not unique across files")
+    gold = load_labels(gold_file)
+    read = load_labels(read_file)
+    missing = [i for i in [*gold, *read] if i not in by_id]
+    if missing:
+        print(f"warning: {len(missing)} labelled ids not found in the data (e.g. {missing[:3]})", file=sys.stderr)
+    gold = {i: v for i, v in gold.items() if i in by_id and v["label"] in LABEL_SET}
+    read = {i: v for i, v in read.items() if i in by_id and i not in gold and v["label"] in LABEL_SET}
+    gold_groups = {group_key(by_id[i]) for i in gold}
+
+    rng = random.Random(seed)
+    candidates: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
+    weak_pool: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    excluded_gold_group = dropped_weak_eval = unlabelled = 0
+    for rec in records:
+        if rec["id"] in gold:
+            continue
+        g = group_key(rec)
+        if g in gold_groups:
+            excluded_gold_group += 1
+            continue
+        split = split_of(g)
+        if rec["id"] in read:
+            candidates[split].append(example(rec, read[rec["id"]]["label"], "read", read_weight))
+            continue
+        label, rule = apply_rules(rec)
+        if label is None:
+            unlabelled += 1
+        elif split != "train":
+            dropped_weak_eval += 1  # dev/test are read labels only
+        else:
+            weak_pool[(rec["source"], label)].append(example(rec, label, "weak", 1.0, rule))
+
+    gold_rows = [example(by_id[i], v["label"], "read", 1.0) for i, v in sorted(gold.items())]
+    banned = {dup_key(r["text"]) for r in gold_rows}
+    splits: dict[str, list[dict[str, Any]]] = {}
+    leak_report: dict[str, dict[str, int]] = {}
+    for split in ("test", "dev"):
+        kept, leaked, collapsed = dedupe(candidates[split], banned)
+        splits[split] = kept
+        leak_report[split] = {"near_dup_of_earlier_split": leaked, "near_dup_collapsed": collapsed}
+        banned |= {dup_key(r["text"]) for r in kept}
+
+    # Weak examples: cap per source (split evenly over labels, unused room goes to the other label).
+    weak: list[dict[str, Any]] = []
+    for source in sorted({s for s, _ in weak_pool}):
+        pools = {lab: sorted(weak_pool.get((source, lab), []), key=lambda r: r["id"]) for lab in LABEL_SET}
+        for pool in pools.values():
+            rng.shuffle(pool)
+        take = dict.fromkeys(LABEL_SET, 0)
+        room = weak_cap
+        while room > 0:
+            progressed = False
+            for lab in LABEL_SET:
+                if room > 0 and take[lab] < len(pools[lab]):
+                    take[lab] += 1
+                    room -= 1
+                    progressed = True
+            if not progressed:
+                break
+        for lab in LABEL_SET:
+            weak.extend(pools[lab][:take[lab]])
+    train_all = candidates["train"] + weak
+    kept, leaked, collapsed = dedupe(train_all, banned)
+    leak_report["train"] = {"near_dup_of_earlier_split": leaked, "near_dup_collapsed": collapsed}
+    # Class balance: downsample weak rows of the majority class to max_class_ratio x the minority class.
+    counts = Counter(r["label"] for r in kept)
+    minority = min(LABEL_SET, key=lambda lab: counts[lab])
+    majority = LABEL_SET[1 - LABEL_SET.index(minority)]
+    limit = int(max_class_ratio * counts[minority])
+    if counts[majority] > limit:
+        maj_weak = [r for r in kept if r["label"] == majority and r["origin"] == "weak"]
+        rng.shuffle(maj_weak)
+        drop = {r["id"] for r in maj_weak[:counts[majority] - limit]}
+        kept = [r for r in kept if r["id"] not in drop]
+    rng.shuffle(kept)
+    splits["train"] = kept
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for split in SPLITS:
+        write_jsonl(out_dir / f"{split}.jsonl", splits[split])
+    write_jsonl(out_dir / "gold.jsonl", gold_rows)
+
+    rules = rule_report(records, gold, read)
+    summary: dict[str, Any] = {
+        "normalize_version": NORMALIZE_VERSION,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "source_rows": len(records),
+        "gold_labels": len(gold), "read_labels": len(read),
+        "excluded_rows_in_gold_groups": excluded_gold_group,
+        "weak_rows_in_dev_test_groups_dropped": dropped_weak_eval,
+        "rows_without_any_label": unlabelled,
+        "weak_cap_per_source": weak_cap, "read_weight": read_weight, "max_class_ratio": max_class_ratio,
+        "near_duplicates": leak_report,
+        "counts": {split: count_table(rows) for split, rows in [*splits.items(), ("gold", gold_rows)]},
+        "languages": {split: dict(Counter(r["lang"] or "null" for r in rows).most_common())
+                      for split, rows in [*splits.items(), ("gold", gold_rows)]},
+        "rules": rules,
+        "seconds": round(time.time() - t0, 1),
+    }
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False))
+    (out_dir / "datasheet.md").write_text(datasheet(summary))
+    return summary
+
+
+def count_table(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    table: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in rows:
+        table[r["source"]][f"{r['origin']}:{r['label']}"] += 1
+    return {s: dict(c) for s, c in sorted(table.items())}
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def rules_markdown(rules: list[dict[str, Any]]) -> str:
+    lines = ["| rule | label | tier | coverage (rows) | gold fired | gold precision | read fired | read precision |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rules:
+        lines.append(f"| {r['rule']} | {r['label']} | {r['tier']} | {r['coverage']} | {r['gold_fired']} | "
+                     f"{_pct(r['gold_precision'])} | {r['read_fired']} | {_pct(r['read_precision'])} |")
+    return "\n".join(lines)
+
+
+def datasheet(summary: dict[str, Any]) -> str:
+    out = ["# Dialogic training data: datasheet", "",
+           f"Built {summary['built_at']} by `dialogic data build` (normalisation v{summary['normalize_version']}).",
+           "Texts are joined from `../shared/data` at build time and normalised (`@user`, `http`); the "
+           "repository stores only ids, labels and notes.", "",
+           "## Composition", "",
+           f"- source rows: {summary['source_rows']}",
+           f"- gold labels (evaluation only, never trained on): {summary['gold_labels']}",
+           f"- labels made by reading for training (`read_labels.jsonl`): {summary['read_labels']}, "
+           f"weight {summary['read_weight']}",
+           f"- rows excluded because their group (thread/author/outlet) holds a gold id: "
+           f"{summary['excluded_rows_in_gold_groups']}",
+           f"- weak labels: at most {summary['weak_cap_per_source']} per source, split evenly over the two "
+           f"classes where possible; majority class downsampled to <= {summary['max_class_ratio']}x the "
+           "minority in train (weak rows only)",
+           f"- weak-labelled rows falling in dev/test groups (dropped: dev and test are read labels only): "
+           f"{summary['weak_rows_in_dev_test_groups_dropped']}",
+           f"- rows on which no rule decides (unused): {summary['rows_without_any_label']}", "",
+           "Splits: 80/10/10 by a salted hash of the group key (ibm thread, twcs thread root, conversation "
+           "thread, Fortune 100 author, ta1c outlet, else the post). **Dev and test contain only labels made "
+           "by reading**; train mixes read labels and weak labels. Near-duplicates (lower-cased, no "
+           "`rt @user:`, links, digits, punctuation) are removed with priority gold > test > dev > train "
+           "and collapsed inside each split.", "",
+           "| split | near-dups of an earlier split removed | near-dups collapsed |", "|---|---:|---:|"]
+    for split, v in summary["near_duplicates"].items():
+        out.append(f"| {split} | {v['near_dup_of_earlier_split']} | {v['near_dup_collapsed']} |")
+    out += ["", "## Counts per source × origin:label × split", ""]
+    cols = [f"{o}:{lab}" for o in ("read", "weak") for lab in LABEL_SET]
+    for split, table in summary["counts"].items():
+        out += [f"### {split}", "", "| source | " + " | ".join(cols) + " | total |",
+                "|---|" + "---:|" * (len(cols) + 1)]
+        totals = Counter()
+        for source, c in table.items():
+            out.append(f"| {source} | " + " | ".join(str(c.get(k, 0)) for k in cols) + f" | {sum(c.values())} |")
+            totals.update(c)
+        out += ["| **all** | " + " | ".join(str(totals.get(k, 0)) for k in cols) + f" | {sum(totals.values())} |", ""]
+    out += ["## Languages", "", "| split | languages |", "|---|---|"]
+    for split, langs in summary["languages"].items():
+        out.append(f"| {split} | " + ", ".join(f"{k} {v}" for k, v in langs.items()) + " |")
+    out += ["", "## Weak-labelling rules: coverage and precision", "",
+            "Coverage counts every source row on which the rule fires; precision is measured on the gold "
+            "rows (and, separately, on the read labels) where it fires. COMBINED is the tiered labeller "
+            "actually used (first tier that fires decides; a tier that disagrees abstains).", "",
+            rules_markdown(summary["rules"]), "", "Descriptions:", ""]
+    for rule in RULES:
+        out.append(f"- `{rule.name}` (tier {rule.tier}, {rule.label}): {rule.description}")
+    return "\n".join(out) + "\n"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="shared data folder")
+    parser.add_argument("--out", type=Path, default=DEFAULT_BUILD_DIR, help="output folder")
+    parser.add_argument("--weak-cap", type=int, default=3000, help="max weak examples per source")
+    parser.add_argument("--read-weight", type=float, default=2.0, help="loss weight of read labels")
+    parser.add_argument("--seed", type=int, default=13)
+
+
+def run(args: argparse.Namespace) -> int:
+    summary = build(Path(args.data), Path(args.out), weak_cap=args.weak_cap, read_weight=args.read_weight,
+                    seed=args.seed)
+    print(rules_markdown(summary["rules"]))
+    print()
+    for split, table in summary["counts"].items():
+        c: Counter[str] = Counter()
+        for v in table.values():
+            c.update(v)
+        print(f"{split:5s} {sum(c.values()):6d}  " + "  ".join(f"{k}={v}" for k, v in sorted(c.items())))
+    print(f"wrote {args.out} in {summary['seconds']}s")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="dialogic data build", description=__doc__)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
