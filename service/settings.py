@@ -34,6 +34,10 @@ class Settings:
     cache_size: int = 100_000  # entries of the in-process LRU
     redis_timeout_ms: float = 25.0  # per Redis operation; slower counts as a failure
     log_level: str = "INFO"  # log level
+    max_upload_bytes: int = 200 * 1024 * 1024  # batch-job upload limit, bytes (413 beyond)
+    job_chunk_size: int = 500  # rows per batch-job chunk: the unit of work, retry and checkpoint
+    job_lease_s: int = 30  # a chunk whose worker sent no heartbeat for this long is retried elsewhere
+    job_ttl: int = 7 * 24 * 3600  # how long a batch job's rows, results and summary are kept, seconds
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
