@@ -1,0 +1,88 @@
+"""POST /v1/classify and /v1/classify/batch: validate, score through the Scorer, shape the response.
+
+Batch items are validated one by one (same struct, same content rule as the single endpoint), so a
+bad item becomes an error object in its slot while its neighbours are scored.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, TypeVar
+
+import msgspec
+from litestar import Controller, Request, post
+
+from model.classifier import Classifier
+from service.errors import INVALID_REQUEST, INVALID_TEXT, TOO_MANY_ITEMS, UNSUPPORTED_MEDIA_TYPE
+from service.schemas import (
+    BatchItem,
+    BatchRequest,
+    BatchResponse,
+    ClassifyRequest,
+    ClassifyResult,
+    ModelRef,
+    TextError,
+    check_text,
+    to_scores,
+)
+from service.scoring import Scored, Scorer
+from service.settings import Settings
+
+R = TypeVar("R", ClassifyResult, BatchItem)
+
+
+def require_json(request: Request[Any, Any, Any]) -> None:
+    """415 unless the body is declared JSON: Litestar would otherwise parse any media type as JSON."""
+    media_type = request.content_type[0]
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        sent = media_type or "no Content-Type"
+        raise UNSUPPORTED_MEDIA_TYPE.exception(f"Send application/json, not {sent}.")
+
+
+def _result(kind: type[R], item_id: str | None, scored: Scored, classifier: Classifier) -> R:
+    return kind(id=item_id or uuid.uuid4().hex, label=scored.label, scores=to_scores(scored.scores),
+                model=ModelRef(classifier.name, classifier.version), cached=scored.cached)
+
+
+def _raw_id(raw: Any) -> str | None:
+    value = raw.get("id") if isinstance(raw, dict) else None
+    return value if isinstance(value, str) else None
+
+
+class ClassifyController(Controller):
+    path = "/v1/classify"
+    tags = ["classify"]  # noqa: RUF012  (Litestar reads this class attribute)
+
+    @post("/", status_code=200, before_request=require_json, summary="Label one post")
+    async def classify(self, data: ClassifyRequest, scorer: Scorer, classifier: Classifier,
+                       settings: Settings) -> ClassifyResult:
+        try:
+            text = check_text(data.text, settings.max_chars, data.truncate)
+        except TextError as exc:
+            raise INVALID_TEXT.exception(str(exc)) from None
+        [scored] = await scorer.score([text])
+        return _result(ClassifyResult, data.id, scored, classifier)
+
+    @post("/batch", status_code=200, before_request=require_json,
+          summary="Label many posts; invalid items get an error in their slot")
+    async def classify_batch(self, data: BatchRequest, scorer: Scorer, classifier: Classifier,
+                             settings: Settings) -> BatchResponse:
+        if len(data.items) > settings.max_batch:
+            raise TOO_MANY_ITEMS.exception(f"{len(data.items)} items; at most {settings.max_batch} allowed.")
+        results: list[BatchItem | None] = [None] * len(data.items)
+        valid: list[tuple[int, ClassifyRequest, str]] = []
+        for i, raw in enumerate(data.items):
+            try:
+                # strict=False matches how Litestar converts the single endpoint's body.
+                item = msgspec.convert(raw, ClassifyRequest, strict=False)
+            except msgspec.ValidationError as exc:
+                results[i] = BatchItem(_raw_id(raw), error=INVALID_REQUEST.body(str(exc)))
+                continue
+            try:
+                valid.append((i, item, check_text(item.text, settings.max_chars, item.truncate)))
+            except TextError as exc:
+                results[i] = BatchItem(item.id, error=INVALID_TEXT.body(str(exc)))
+        scored = await scorer.score([text for _, _, text in valid])
+        for (i, item, _), one in zip(valid, scored, strict=True):
+            results[i] = _result(BatchItem, item.id, one, classifier)
+        return BatchResponse([r for r in results if r is not None])

@@ -1,0 +1,35 @@
+"""Liveness (the process answers) and readiness (the model is loaded, warmed up and not draining).
+
+An orchestrator restarts on failed liveness and only routes traffic on readiness, so liveness must not
+depend on the model: a slow load must not get the pod killed.
+"""
+
+from __future__ import annotations
+
+from litestar import Controller, get
+
+from service.errors import NOT_READY
+from service.runtime import Runtime
+from service.schemas import Liveness, Readiness
+
+
+class HealthController(Controller):
+    path = "/health"
+    tags = ["health"]  # noqa: RUF012
+
+    @get("/live", summary="The process is up")
+    async def live(self) -> Liveness:
+        return Liveness(status="alive")
+
+    @get("/ready", summary="Model loaded and warmed up; 503 problem while starting or draining",
+         cache_control=None)
+    async def ready(self, runtime: Runtime) -> Readiness:
+        classifier = runtime.classifier
+        model = ({"loaded": True, "name": classifier.name, "version": classifier.version}
+                 if classifier is not None else {"loaded": False})
+        cache = runtime.cache.status() if runtime.cache is not None else {"backend": None}
+        depth = runtime.batcher.queue_depth if runtime.batcher is not None else 0
+        if runtime.phase != "ready":
+            raise NOT_READY.exception(f"The service is {runtime.phase}.", model=model, cache=cache,
+                                      queue_depth=depth, phase=runtime.phase)
+        return Readiness(status="ready", model=model, cache=cache, queue_depth=depth)

@@ -1,0 +1,92 @@
+"""The Litestar application: `create_app(settings)` wires settings, model, batcher, cache and routes.
+
+Startup order matters for readiness: the app reports ready only after the model is loaded, one
+forward pass has run (the first pass is several times slower: lazy allocations, kernel selection) and
+the cache is built. Shutdown reverses it: not ready first, so the load balancer stops sending, then the
+queued texts are finished and the cache is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import cast
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+
+from model.classifier import Backend, Classifier
+from service.api.classify import ClassifyController
+from service.api.health import HealthController
+from service.api.model_info import ModelController
+from service.cache import build_cache
+from service.errors import problem_details_plugin
+from service.inference.batcher import Batcher
+from service.inference.threads import configure_torch_threads
+from service.observability import RequestContextMiddleware, configure_logging
+from service.runtime import Runtime, provide_classifier, provide_runtime, provide_scorer, provide_settings
+from service.scoring import Scorer
+from service.settings import Settings
+
+log = logging.getLogger("dialogic.app")
+BACKENDS: tuple[Backend, ...] = ("fp32", "int8")
+WARMUP_TEXT = "@user thanks for the quick reply, see you tomorrow!"
+
+
+@asynccontextmanager
+async def _lifespan(app: Litestar) -> AsyncIterator[None]:
+    runtime: Runtime = app.state.runtime
+    settings = runtime.settings
+    runtime.threads = configure_torch_threads(settings.torch_threads)
+    classifier = await asyncio.to_thread(Classifier.load, settings.model_dir,
+                                         cast(Backend, settings.model_backend))
+    batcher = Batcher(classifier, settings.batch_max_size, settings.batch_max_wait_ms, settings.queue_size,
+                      settings.request_timeout_s)
+    runtime.classifier, runtime.batcher = classifier, batcher
+    batcher.start()
+    await batcher.predict([WARMUP_TEXT])
+    runtime.cache = await build_cache(settings)
+    runtime.scorer = Scorer(runtime.cache, batcher.predict, classifier.version, settings.cache_prefix)
+    runtime.phase = "ready"
+    log.info("ready", extra={"model": classifier.name, "version": classifier.version,
+                             "backend": classifier.backend, "threads": runtime.threads})
+    try:
+        yield
+    finally:
+        runtime.phase = "stopping"
+        await batcher.stop()
+        await runtime.cache.close()
+        log.info("stopped")
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+    if settings.model_backend not in BACKENDS:
+        raise ValueError(f"model_backend must be one of {BACKENDS}, not {settings.model_backend!r}")
+    configure_logging(settings.log_level)
+    return Litestar(
+        route_handlers=[ClassifyController, HealthController, ModelController],
+        dependencies={
+            "runtime": Provide(provide_runtime, sync_to_thread=False),
+            "scorer": Provide(provide_scorer, sync_to_thread=False),
+            "classifier": Provide(provide_classifier, sync_to_thread=False),
+            "settings": Provide(provide_settings, sync_to_thread=False),
+        },
+        lifespan=[_lifespan],
+        state=State({"runtime": Runtime(settings)}),
+        middleware=[RequestContextMiddleware()],
+        plugins=[problem_details_plugin()],
+        request_max_body_size=settings.max_body_bytes,
+        logging_config=None,
+        openapi_config=OpenAPIConfig(
+            title="Dialogic", version="1", path="/schema",
+            description="Labels social-media posts as broadcast or conversation. Errors are RFC 9457 "
+                        "problem documents (application/problem+json).",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        ),
+    )

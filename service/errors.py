@@ -1,0 +1,91 @@
+"""Every error leaves the service one way: an RFC 9457 problem document (application/problem+json).
+
+Litestar's own exceptions (404, 405, 413, malformed JSON, schema validation) and ours are all mapped
+here, so clients parse one shape and tests check one shape. Status choices, documented in the README:
+schema errors (wrong type, unknown or missing field, malformed JSON) are 400, as Litestar's validation
+reports them; well-formed but unacceptable text (empty, whitespace, too long) is 422; a batch with more
+items than allowed is 413, like an oversized body; a full model queue or a missed deadline is 503 with
+Retry-After; anything unexpected is a 500 whose detail never echoes the request.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.plugins.problem_details import (
+    ProblemDetailsConfig,
+    ProblemDetailsException,
+    ProblemDetailsPlugin,
+)
+
+from service.inference.batcher import DeadlineExceeded, Overloaded
+from service.schemas import Problem
+
+log = logging.getLogger("dialogic.errors")
+
+TYPE_BASE = "/problems/"
+RETRY_AFTER_S = 1
+
+
+@dataclass(frozen=True)
+class ProblemKind:
+    """One kind of problem: raised for a whole request, or embedded in a batch slot, with one shape."""
+
+    status: int
+    slug: str
+    title: str
+
+    def body(self, detail: str) -> Problem:
+        return Problem(type=TYPE_BASE + self.slug, title=self.title, status=self.status, detail=detail)
+
+    def exception(self, detail: str, *, headers: dict[str, str] | None = None,
+                  **extra: Any) -> ProblemDetailsException:
+        """The exception the ProblemDetailsPlugin renders; `extra` become extension members."""
+        return ProblemDetailsException(status_code=self.status, type_=TYPE_BASE + self.slug, title=self.title,
+                                       detail=detail, headers=headers, extra=extra or None)
+
+
+INVALID_REQUEST = ProblemKind(400, "invalid-request", "Invalid request")
+INVALID_TEXT = ProblemKind(422, "invalid-text", "Invalid text")
+TOO_MANY_ITEMS = ProblemKind(413, "too-many-items", "Too many items")
+UNSUPPORTED_MEDIA_TYPE = ProblemKind(415, "unsupported-media-type", "Unsupported media type")
+NOT_READY = ProblemKind(503, "not-ready", "Not ready")
+OVERLOADED = ProblemKind(503, "overloaded", "Service overloaded")
+TIMEOUT = ProblemKind(503, "timeout", "Model timeout")
+INTERNAL = ProblemKind(500, "internal", "Internal server error")
+_RETRY = {"Retry-After": str(RETRY_AFTER_S)}
+
+
+def _from_http(exc: HTTPException) -> ProblemDetailsException:
+    if isinstance(exc, ValidationException):
+        errors = exc.extra if isinstance(exc.extra, list) else []
+        return INVALID_REQUEST.exception("The request body does not match the schema.", errors=errors)
+    phrase = HTTPStatus(exc.status_code).phrase
+    return ProblemDetailsException(status_code=exc.status_code, type_="about:blank", title=phrase,
+                                   detail=exc.detail or phrase, headers=exc.headers)
+
+
+def _from_overloaded(exc: Overloaded) -> ProblemDetailsException:
+    return OVERLOADED.exception("The model queue is full; retry shortly.", headers=_RETRY)
+
+
+def _from_deadline(exc: DeadlineExceeded) -> ProblemDetailsException:
+    return TIMEOUT.exception("The model did not answer within the request deadline.", headers=_RETRY)
+
+
+def _from_unexpected(exc: Exception) -> ProblemDetailsException:
+    log.error("unhandled error", exc_info=exc)
+    return INTERNAL.exception("An unexpected error occurred.")
+
+
+def problem_details_plugin() -> ProblemDetailsPlugin:
+    return ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map={
+        HTTPException: _from_http,
+        Overloaded: _from_overloaded,
+        DeadlineExceeded: _from_deadline,
+        Exception: _from_unexpected,
+    }))

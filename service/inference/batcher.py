@@ -1,0 +1,153 @@
+"""Dynamic micro-batching in front of the model: the only code that calls it.
+
+The event loop never runs torch: one worker thread owns the model, so requests never contend for
+torch's thread pool and the loop keeps answering health checks under load. Texts from concurrent
+requests are grouped into micro-batches (up to `max_size`, waiting at most `max_wait_ms` after the
+first), which is where CPU throughput comes from. The queue is bounded in texts: when it is full,
+callers get `Overloaded` at once (a fast 503) instead of waiting out their deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from model.classifier import Classifier, Prediction
+
+log = logging.getLogger("dialogic.batcher")
+
+
+class Overloaded(Exception):
+    """The queue cannot take the texts now (full, or the batcher is stopping)."""
+
+
+class DeadlineExceeded(Exception):
+    """The deadline passed before the model produced the result."""
+
+
+@dataclass(frozen=True)
+class _Job:
+    text: str
+    future: asyncio.Future[Prediction]
+    loop: asyncio.AbstractEventLoop
+    deadline: float  # time.monotonic()
+
+
+_STOP = None  # queue sentinel: everything queued before it is still computed (graceful drain)
+
+
+class Batcher:
+    def __init__(self, classifier: Classifier, max_size: int, max_wait_ms: float, capacity: int,
+                 timeout_s: float) -> None:
+        self.classifier, self.max_size, self.max_wait_s = classifier, max_size, max_wait_ms / 1000
+        self.capacity, self.timeout_s = capacity, timeout_s
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._depth = 0
+        self._lock = threading.Lock()
+        self._accepting = False
+        self._thread: threading.Thread | None = None
+
+    @property
+    def queue_depth(self) -> int:
+        """Texts waiting for a micro-batch (not yet handed to the model)."""
+        return self._depth
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="dialogic-batcher", daemon=True)
+        self._accepting = True
+        self._thread.start()
+
+    async def stop(self, timeout_s: float = 30.0) -> None:
+        """Refuse new texts, let the worker finish what is queued, then end it."""
+        self._accepting = False
+        if self._thread is None:
+            return
+        self._queue.put(_STOP)
+        await asyncio.to_thread(self._thread.join, timeout_s)
+        self._thread = None
+
+    async def predict(self, texts: Sequence[str], deadline: float | None = None) -> list[Prediction]:
+        """Predictions in input order. `deadline` is a time.monotonic() instant (default: now + timeout)."""
+        if not texts:
+            return []
+        deadline = time.monotonic() + self.timeout_s if deadline is None else deadline
+        with self._lock:  # admit all texts of a request or none, so a request never half-waits
+            if not self._accepting or self._depth + len(texts) > self.capacity:
+                raise Overloaded
+            self._depth += len(texts)
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Prediction]] = [loop.create_future() for _ in texts]
+        for text, future in zip(texts, futures, strict=True):
+            self._queue.put(_Job(text, future, loop, deadline))
+        try:
+            # return_exceptions: every outcome is retrieved, so a failed batch leaves no stray warnings.
+            outcomes = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True),
+                                              max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            raise DeadlineExceeded from None
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return outcomes  # type: ignore[return-value]  # all are Predictions here
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is _STOP:
+                break
+            batch = [first]
+            until = time.monotonic() + self.max_wait_s
+            while len(batch) < self.max_size:
+                try:
+                    job = self._queue.get(timeout=max(0.0, until - time.monotonic()))
+                except queue.Empty:
+                    break
+                if job is _STOP:
+                    stopping = True
+                    break
+                batch.append(job)
+            with self._lock:
+                self._depth -= len(batch)
+            self._compute(batch)
+
+    def _compute(self, batch: list[_Job]) -> None:
+        now = time.monotonic()
+        live: list[_Job] = []
+        for job in batch:  # expired or abandoned texts are dropped before they cost compute
+            if job.deadline > now and not job.future.done():
+                live.append(job)
+            else:
+                _deliver(job, DeadlineExceeded())
+        if not live:
+            return
+        try:
+            # Classifier.predict sorts the micro-batch by length itself, which cuts padding.
+            predictions = self.classifier.predict([job.text for job in live], batch_size=len(live))
+        except Exception as exc:
+            log.exception("model failure on a micro-batch", extra={"size": len(live)})
+            for job in live:
+                _deliver(job, exc)
+            return
+        for job, prediction in zip(live, predictions, strict=True):
+            _deliver(job, prediction)
+
+
+def _deliver(job: _Job, outcome: Prediction | BaseException) -> None:
+    """Settle the job's future on its own loop (futures are not thread-safe)."""
+    def settle() -> None:
+        if job.future.done():  # cancelled or timed out meanwhile
+            return
+        if isinstance(outcome, BaseException):
+            job.future.set_exception(outcome)
+        else:
+            job.future.set_result(outcome)
+
+    with contextlib.suppress(RuntimeError):  # the caller's loop is closed: nobody is waiting any more
+        job.loop.call_soon_threadsafe(settle)

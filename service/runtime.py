@@ -1,0 +1,55 @@
+"""What the lifespan builds and the controllers use: one object in `app.state`, injected via `Provide`.
+
+Readiness is a property of this object, so "not ready" is one rule: the dependencies that need the
+model raise the same 503 problem whether the app is still starting or already draining.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from litestar.datastructures import State
+
+from model.classifier import Classifier
+from service.cache.base import ResultCache
+from service.errors import NOT_READY
+from service.inference.batcher import Batcher
+from service.scoring import Scorer
+from service.settings import Settings
+
+Phase = Literal["starting", "ready", "stopping"]
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    phase: Phase = "starting"
+    classifier: Classifier | None = None
+    batcher: Batcher | None = None
+    cache: ResultCache | None = None
+    scorer: Scorer | None = None
+    threads: int = 0
+
+    def ready(self) -> tuple[Classifier, Scorer]:
+        """The model and the scorer, or the 503 problem while starting or draining."""
+        if self.phase != "ready" or self.classifier is None or self.scorer is None:
+            raise NOT_READY.exception(f"The service is {self.phase}.")
+        return self.classifier, self.scorer
+
+
+def provide_runtime(state: State) -> Runtime:
+    runtime: Runtime = state.runtime
+    return runtime
+
+
+def provide_scorer(state: State) -> Scorer:
+    return provide_runtime(state).ready()[1]
+
+
+def provide_classifier(state: State) -> Classifier:
+    return provide_runtime(state).ready()[0]
+
+
+def provide_settings(state: State) -> Settings:
+    return provide_runtime(state).settings
