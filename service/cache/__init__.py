@@ -1,0 +1,33 @@
+"""Pick the result-cache backend from the settings.
+
+With `redis_url` set, Redis is always the backend, even when it is down at startup: the breaker
+then starts open (one warning), so requests run uncached and the replica picks Redis up by itself
+when it comes back. Falling back to the in-process LRU instead would leave this replica off the
+shared cache (and out of reach of a flush) until a restart. A malformed URL raises: that is a
+configuration error, not an outage.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from service.cache.base import ResultCache, Scores, cache_key
+from service.cache.memory import MemoryCache
+from service.cache.redis import RedisCache
+from service.settings import Settings
+
+__all__ = ["MemoryCache", "RedisCache", "ResultCache", "Scores", "build_cache", "cache_key"]
+STARTUP_PING_S = 1.0  # generous: the first connection may need DNS and a TLS handshake
+log = logging.getLogger("dialogic.cache")
+
+
+async def build_cache(settings: Settings) -> ResultCache:
+    if not settings.redis_url:
+        return MemoryCache(settings.cache_size, settings.cache_ttl)
+    cache = RedisCache.from_url(settings.redis_url, prefix=settings.cache_prefix, ttl_s=settings.cache_ttl,
+                                timeout_ms=settings.redis_timeout_ms)
+    if not await cache.ping(STARTUP_PING_S):
+        log.warning("redis unreachable at startup; running uncached until it answers", extra={
+            "event": "cache_startup", "backend": "redis", "where": cache.where, "state": "down"})
+        cache.breaker.trip()
+    return cache

@@ -1,0 +1,139 @@
+"""Redis result cache shared by all replicas: one MGET per lookup, one pipeline per write-back.
+
+Values are the probabilities in LABELS order packed as little-endian float32 (8 bytes for two
+labels, against ~60 for JSON): float32 keeps 7 significant digits, and decoding rounds to 7, so the
+model's 6-decimal scores come back exactly. Changing this encoding needs a new key segment in
+`cache_key`. Every operation runs under a deadline of `redis_timeout_ms` and behind a circuit breaker;
+errors and timeouts are misses or dropped writes, never exceptions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import struct
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from model.classifier import LABELS
+from service.cache.base import Scores
+from service.cache.breaker import CircuitBreaker
+from service.metrics import CACHE_ERRORS, CACHE_OP_SECONDS, CACHE_SKIPPED
+
+T = TypeVar("T")
+_PACK = struct.Struct(f"<{len(LABELS)}f")
+_GLOB = re.compile(r"([*?\[\]\\])")
+FLUSH_BATCH = 1000
+
+
+def encode(scores: Scores) -> bytes:
+    return _PACK.pack(*(scores[label] for label in LABELS))
+
+
+def decode(raw: bytes) -> Scores:
+    """Inverse of `encode`; raises struct.error on a value of the wrong size."""
+    return {label: float(f"{value:.7g}") for label, value in zip(LABELS, _PACK.unpack(raw), strict=True)}
+
+
+class RedisCache:
+    name = "redis"
+
+    def __init__(self, client: Redis, *, prefix: str, ttl_s: int, timeout_s: float,
+                 breaker: CircuitBreaker | None = None, where: str = "") -> None:
+        self.client, self.prefix, self.ttl_s, self.timeout_s = client, prefix, ttl_s, timeout_s
+        self.breaker = breaker or CircuitBreaker(self.name)
+        self.where = where
+
+    @classmethod
+    def from_url(cls, url: str, *, prefix: str, ttl_s: int, timeout_ms: float, max_connections: int = 64,
+                 breaker: CircuitBreaker | None = None) -> RedisCache:
+        """A pooled client whose every socket wait is bounded by the timeout, with no retries (the
+        breaker decides when to try again, and a retry would double the worst-case latency)."""
+        timeout_s = timeout_ms / 1000
+        pool = BlockingConnectionPool.from_url(
+            url, max_connections=max_connections, timeout=timeout_s, socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 0), health_check_interval=0,
+        )
+        parts = urlsplit(url)  # host:port/db only: the URL may carry a password
+        where = f"{parts.hostname}:{parts.port or 6379}{parts.path or '/0'}"
+        return cls(Redis(connection_pool=pool), prefix=prefix, ttl_s=ttl_s, timeout_s=timeout_s,
+                   breaker=breaker, where=where)
+
+    async def _run(self, op: str, call: Callable[[], Awaitable[T]],
+                   timeout_s: float | None = None) -> T | None:
+        """Run one round trip behind the breaker and the deadline; None when skipped or failed."""
+        if not self.breaker.allow():
+            CACHE_SKIPPED.labels(self.name, op).inc()
+            return None
+        start = time.perf_counter()
+        try:
+            async with asyncio.timeout(timeout_s or self.timeout_s):
+                result = await call()
+        except asyncio.CancelledError:
+            self.breaker.abandon()
+            raise
+        except Exception:  # any failure is a miss: the cache must never fail a request
+            CACHE_ERRORS.labels(self.name, op).inc()
+            self.breaker.failure()
+            return None
+        finally:
+            CACHE_OP_SECONDS.labels(self.name, op).observe(time.perf_counter() - start)
+        self.breaker.success()
+        return result
+
+    async def ping(self, timeout_s: float) -> bool:
+        return bool(await self._run("ping", self.client.ping, timeout_s))
+
+    async def get_many(self, keys: Sequence[str]) -> list[Scores | None]:
+        if not keys:
+            return []
+        raw = await self._run("get", lambda: self.client.mget(keys))
+        if raw is None:
+            return [None] * len(keys)
+        out: list[Scores | None] = []
+        for value in raw:
+            try:
+                out.append(decode(value) if isinstance(value, bytes) else None)
+            except struct.error:
+                CACHE_ERRORS.labels(self.name, "decode").inc()
+                out.append(None)
+        return out
+
+    async def set_many(self, items: Mapping[str, Scores]) -> None:
+        if not items:
+            return
+
+        async def write() -> list[Any]:
+            pipe = self.client.pipeline(transaction=False)
+            for key, scores in items.items():
+                pipe.set(key, encode(scores), ex=self.ttl_s)
+            return await pipe.execute()
+
+        await self._run("set", write)
+
+    async def flush(self) -> int:
+        """UNLINK every key under `{prefix}:` (SCAN, never KEYS); other namespaces are untouched."""
+        match, cursor, removed = _GLOB.sub(r"\\\1", self.prefix) + ":*", 0, 0
+        while True:
+            page = await self._run("flush", partial(self.client.scan, cursor, match, FLUSH_BATCH))
+            if page is None:
+                return removed
+            cursor, keys = page
+            if keys:
+                removed += await self._run("flush", partial(self.client.unlink, *keys)) or 0
+            if cursor == 0:
+                return removed
+
+    def status(self) -> dict[str, Any]:
+        return {"backend": self.name, "state": "up" if self.breaker.state == "closed" else "down",
+                "breaker": self.breaker.state, "where": self.where}
+
+    async def close(self) -> None:
+        await self.client.aclose(close_connection_pool=True)

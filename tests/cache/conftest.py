@@ -1,0 +1,56 @@
+"""Fixtures for the cache tests: the shared Redis at 127.0.0.1:6379 under a throwaway key prefix,
+and a fake model that records what it was asked (the model itself is tested elsewhere)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import AsyncIterator, Sequence
+
+import pytest
+
+from model.classifier import Prediction, to_prediction
+from service.cache.redis import RedisCache
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def fake_prediction(text: str) -> Prediction:
+    p = int(hashlib.sha256(text.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return to_prediction([1 - p, p])
+
+
+class FakePredict:
+    """An async `predict` that records each call's texts; `delay` keeps a call in flight a while."""
+
+    def __init__(self, delay: float = 0.0, error: Exception | None = None) -> None:
+        self.calls: list[list[str]] = []
+        self.delay, self.error = delay, error
+
+    async def __call__(self, texts: Sequence[str]) -> list[Prediction]:
+        self.calls.append(list(texts))
+        await asyncio.sleep(self.delay)
+        if self.error:
+            raise self.error
+        return [fake_prediction(t) for t in texts]
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"dialogic-test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def redis_cache(prefix: str) -> AsyncIterator[RedisCache]:
+    # A generous deadline: this machine is shared, and these tests check behaviour, not latency.
+    cache = RedisCache.from_url(REDIS_URL, prefix=prefix, ttl_s=60, timeout_ms=1000)
+    assert await cache.ping(1.0), "the shared Redis at 127.0.0.1:6379 must be running"
+    yield cache
+    await cache.flush()
+    await cache.close()
+
+
+@pytest.fixture
+def predict() -> FakePredict:
+    return FakePredict()
