@@ -12,7 +12,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import cast
 
 from litestar import Litestar
 from litestar.datastructures import State
@@ -20,7 +19,6 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
-from model.classifier import Backend, Classifier
 from service.api.classify import ClassifyController
 from service.api.health import HealthController
 from service.api.model_info import ModelController
@@ -29,12 +27,18 @@ from service.errors import problem_details_plugin
 from service.inference.batcher import Batcher
 from service.inference.threads import configure_torch_threads
 from service.observability import RequestContextMiddleware, configure_logging
-from service.runtime import Runtime, provide_classifier, provide_runtime, provide_scorer, provide_settings
+from service.runtime import (
+    Runtime,
+    load_classifier,
+    provide_classifier,
+    provide_runtime,
+    provide_scorer,
+    provide_settings,
+)
 from service.scoring import Scorer
 from service.settings import Settings
 
 log = logging.getLogger("dialogic.app")
-BACKENDS: tuple[Backend, ...] = ("fp32", "int8")
 WARMUP_TEXT = "@user thanks for the quick reply, see you tomorrow!"
 
 
@@ -43,8 +47,7 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     runtime: Runtime = app.state.runtime
     settings = runtime.settings
     runtime.threads = configure_torch_threads(settings.torch_threads)
-    classifier = await asyncio.to_thread(Classifier.load, settings.model_dir,
-                                         cast(Backend, settings.model_backend))
+    classifier = await asyncio.to_thread(load_classifier, settings)
     batcher = Batcher(classifier, settings.batch_max_size, settings.batch_max_wait_ms, settings.queue_size,
                       settings.request_timeout_s)
     runtime.classifier, runtime.batcher = classifier, batcher
@@ -66,8 +69,6 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
-    if settings.model_backend not in BACKENDS:
-        raise ValueError(f"model_backend must be one of {BACKENDS}, not {settings.model_backend!r}")
     configure_logging(settings.log_level)
     return Litestar(
         route_handlers=[ClassifyController, HealthController, ModelController],

@@ -7,11 +7,11 @@ model raise the same 503 problem whether the app is still starting or already dr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 from litestar.datastructures import State
 
-from model.classifier import Classifier
+from model.classifier import Backend, Classifier
 from service.cache.base import ResultCache
 from service.errors import NOT_READY
 from service.inference.batcher import Batcher
@@ -19,6 +19,14 @@ from service.scoring import Scorer
 from service.settings import Settings
 
 Phase = Literal["starting", "ready", "stopping"]
+BACKENDS: tuple[Backend, ...] = ("fp32", "int8")
+
+
+def load_classifier(settings: Settings) -> Classifier:
+    """The configured model, for the API and the CLI alike (the backend is checked here, once)."""
+    if settings.model_backend not in BACKENDS:
+        raise ValueError(f"model_backend must be one of {BACKENDS}, not {settings.model_backend!r}")
+    return Classifier.load(settings.model_dir, cast(Backend, settings.model_backend))
 
 
 @dataclass

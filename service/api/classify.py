@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 
 import msgspec
 from litestar import Controller, Request, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
 from model.classifier import Classifier
 from service.errors import INVALID_REQUEST, INVALID_TEXT, TOO_MANY_ITEMS, UNSUPPORTED_MEDIA_TYPE
@@ -54,8 +56,9 @@ class ClassifyController(Controller):
     tags = ["classify"]  # noqa: RUF012  (Litestar reads this class attribute)
 
     @post("/", status_code=200, before_request=require_json, summary="Label one post")
-    async def classify(self, data: ClassifyRequest, scorer: Scorer, classifier: Classifier,
-                       settings: Settings) -> ClassifyResult:
+    async def classify(self, data: JSONBody[ClassifyRequest], scorer: NamedDependency[Scorer],
+                       classifier: NamedDependency[Classifier],
+                       settings: NamedDependency[Settings]) -> ClassifyResult:
         try:
             text = check_text(data.text, settings.max_chars, data.truncate)
         except TextError as exc:
@@ -65,8 +68,9 @@ class ClassifyController(Controller):
 
     @post("/batch", status_code=200, before_request=require_json,
           summary="Label many posts; invalid items get an error in their slot")
-    async def classify_batch(self, data: BatchRequest, scorer: Scorer, classifier: Classifier,
-                             settings: Settings) -> BatchResponse:
+    async def classify_batch(self, data: JSONBody[BatchRequest], scorer: NamedDependency[Scorer],
+                             classifier: NamedDependency[Classifier],
+                             settings: NamedDependency[Settings]) -> BatchResponse:
         if len(data.items) > settings.max_batch:
             raise TOO_MANY_ITEMS.exception(f"{len(data.items)} items; at most {settings.max_batch} allowed.")
         results: list[BatchItem | None] = [None] * len(data.items)

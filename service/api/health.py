@@ -7,6 +7,7 @@ depend on the model: a slow load must not get the pod killed.
 from __future__ import annotations
 
 from litestar import Controller, get
+from litestar.di import NamedDependency
 
 from service.errors import NOT_READY
 from service.runtime import Runtime
@@ -23,7 +24,7 @@ class HealthController(Controller):
 
     @get("/ready", summary="Model loaded and warmed up; 503 problem while starting or draining",
          cache_control=None)
-    async def ready(self, runtime: Runtime) -> Readiness:
+    async def ready(self, runtime: NamedDependency[Runtime]) -> Readiness:
         classifier = runtime.classifier
         model = ({"loaded": True, "name": classifier.name, "version": classifier.version}
                  if classifier is not None else {"loaded": False})

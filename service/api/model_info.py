@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Controller, get
+from litestar.di import NamedDependency
 
 from model.classifier import LABELS, Classifier
 from service.schemas import ModelInfo
@@ -13,6 +14,6 @@ class ModelController(Controller):
     tags = ["model"]  # noqa: RUF012
 
     @get("/", summary="Name, version, labels, backend and evaluation metrics of the loaded model")
-    async def model_info(self, classifier: Classifier) -> ModelInfo:
+    async def model_info(self, classifier: NamedDependency[Classifier]) -> ModelInfo:
         return ModelInfo(name=classifier.name, version=classifier.version, labels=list(LABELS),
                          backend=classifier.backend, metrics=classifier.metrics)
