@@ -9,6 +9,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -34,7 +35,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "msg": record.getMessage(),
-            "request_id": request_id.get(),
+            "request_id": getattr(record, "request_id", "-"),
         }
         out.update({k: v for k, v in vars(record).items() if k not in _RECORD_ATTRS})
         if record.exc_info:
@@ -42,7 +43,21 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
+def _stamp_request_id(factory: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
+    if getattr(factory, "stamps_request_id", False):
+        return factory
+
+    def make(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        record.request_id = request_id.get()  # at creation: handlers may format after the request ended
+        return record
+
+    make.stamps_request_id = True  # type: ignore[attr-defined]
+    return make
+
+
 def configure_logging(level: str) -> None:
+    logging.setLogRecordFactory(_stamp_request_id(logging.getLogRecordFactory()))
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()

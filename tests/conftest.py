@@ -1,38 +1,47 @@
-"""One real app (real model, memory cache) for the whole session: loading the model takes seconds."""
+"""One real app (real model, memory cache) for the whole session: loading the model takes seconds.
+
+The service imports (torch among them) happen inside the fixtures, so test folders that never ask for
+the app do not pay for them.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-
-os.environ["HF_HUB_OFFLINE"] = "1"
+from typing import TYPE_CHECKING
 
 import pytest
-from litestar import Litestar
-from litestar.testing import TestClient
 
-from model.classifier import Classifier
-from service.app import create_app
-from service.runtime import Runtime
-from service.settings import Settings
+if TYPE_CHECKING:
+    from litestar import Litestar
+    from litestar.testing import TestClient
 
-# Small limits so the limit paths are cheap to hit; explicit so DIALOGIC_* in the shell cannot leak in.
-TEST_SETTINGS = Settings(max_batch=8, max_chars=200, max_body_bytes=64 * 1024, queue_size=512,
-                         torch_threads=1, log_level="INFO")
+    from model.classifier import Classifier
+    from service.runtime import Runtime
+    from service.settings import Settings
+
+os.environ["HF_HUB_OFFLINE"] = "1"
 
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    return TEST_SETTINGS
+    from service.settings import Settings
+
+    # Small limits so the limit paths are cheap to hit; explicit so DIALOGIC_* in the shell cannot leak in.
+    return Settings(max_batch=8, max_chars=200, max_body_bytes=64 * 1024, queue_size=512, torch_threads=1)
 
 
 @pytest.fixture(scope="session")
 def app(settings: Settings) -> Litestar:
+    from service.app import create_app
+
     return create_app(settings)
 
 
 @pytest.fixture(scope="session")
 def client(app: Litestar) -> Iterator[TestClient[Litestar]]:
+    from litestar.testing import TestClient
+
     with TestClient(app) as test_client:  # runs the lifespan: load, warm-up, cache, ready
         yield test_client
 

@@ -1,0 +1,104 @@
+"""The micro-batcher with a stand-in model: batching, ordering, back-pressure, deadlines, drain."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from model.classifier import Prediction
+from service.inference.batcher import Batcher, DeadlineExceeded, Overloaded
+
+
+class FakeModel:
+    """Records each micro-batch; the label encodes the text so ordering errors show up."""
+
+    def __init__(self, delay_s: float = 0.0, fail: bool = False) -> None:
+        self.batches: list[list[str]] = []
+        self.threads: set[str] = set()
+        self.delay_s, self.fail = delay_s, fail
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[Prediction]:
+        self.gate.wait()
+        self.threads.add(threading.current_thread().name)
+        self.batches.append(list(texts))
+        time.sleep(self.delay_s)
+        if self.fail:
+            raise RuntimeError("model broke")
+        return [Prediction(label=t, scores={"broadcast": 0.5, "conversation": 0.5}) for t in texts]
+
+
+def make(model: FakeModel, **kw: Any) -> Batcher:
+    options: dict[str, Any] = {"max_size": 4, "max_wait_ms": 20, "capacity": 100, "timeout_s": 5.0} | kw
+    batcher = Batcher(model, **options)  # type: ignore[arg-type]
+    batcher.start()
+    return batcher
+
+
+async def test_concurrent_requests_share_micro_batches_and_keep_order() -> None:
+    model = FakeModel()
+    batcher = make(model)
+    groups = [[f"r{r}-t{t}" for t in range(3)] for r in range(4)]
+    results = await asyncio.gather(*[batcher.predict(g) for g in groups])
+    await batcher.stop()
+    assert [[p.label for p in res] for res in results] == groups
+    assert all(len(b) <= 4 for b in model.batches)
+    assert len(model.batches) < 12  # grouped across requests, not one pass per text
+    assert model.threads == {"dialogic-batcher"}  # never the event loop's thread
+
+
+async def test_full_queue_raises_overloaded_at_once() -> None:
+    model = FakeModel()
+    model.gate.clear()  # the worker blocks in the model, so the queue fills up
+    batcher = make(model, max_size=1, capacity=3)
+    first = asyncio.ensure_future(batcher.predict(["a"]))
+    await asyncio.sleep(0.05)  # "a" is now inside the model
+    queued = asyncio.ensure_future(batcher.predict(["b", "c", "d"]))
+    await asyncio.sleep(0)
+    assert batcher.queue_depth == 3
+    started = time.monotonic()
+    with pytest.raises(Overloaded):
+        await batcher.predict(["e"])
+    assert time.monotonic() - started < 0.1
+    model.gate.set()
+    assert [p.label for p in await queued] == ["b", "c", "d"]
+    assert (await first)[0].label == "a"
+    await batcher.stop()
+
+
+async def test_expired_texts_are_dropped_before_compute() -> None:
+    model = FakeModel()
+    model.gate.clear()
+    batcher = make(model, max_size=1)
+    blocker = asyncio.ensure_future(batcher.predict(["blocker"]))
+    await asyncio.sleep(0.05)
+    with pytest.raises(DeadlineExceeded):
+        await batcher.predict(["late"], deadline=time.monotonic() + 0.05)
+    model.gate.set()
+    await blocker
+    await batcher.stop()
+    assert ["late"] not in model.batches
+
+
+async def test_stop_drains_the_queue_then_refuses() -> None:
+    model = FakeModel(delay_s=0.02)
+    batcher = make(model, max_size=2)
+    pending = asyncio.ensure_future(batcher.predict([f"t{i}" for i in range(6)]))
+    await asyncio.sleep(0)
+    await batcher.stop()
+    assert [p.label for p in await pending] == [f"t{i}" for i in range(6)]
+    with pytest.raises(Overloaded):
+        await batcher.predict(["after stop"])
+
+
+async def test_model_errors_reach_the_caller() -> None:
+    batcher = make(FakeModel(fail=True))
+    with pytest.raises(RuntimeError, match="model broke"):
+        await batcher.predict(["x", "y"])
+    await batcher.stop()

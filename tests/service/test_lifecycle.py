@@ -1,0 +1,37 @@
+"""Readiness follows the lifespan: 503 before start-up, 200 once warmed up, 503 again while draining."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from litestar.testing import TestClient
+
+from model.classifier import Classifier
+from service import app as app_module
+from service.settings import Settings
+
+
+async def ready_status(application: object) -> tuple[int, dict[str, object]]:
+    transport = httpx.ASGITransport(app=application)  # type: ignore[arg-type]  # no lifespan: the app as is
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        response = await http.get("/health/ready")
+        assert (await http.get("/health/live")).status_code == 200
+        classify = await http.post("/v1/classify", json={"text": "hello there"})
+        assert classify.status_code == 503
+        assert classify.headers["content-type"].startswith("application/problem+json")
+    return response.status_code, response.json()
+
+
+async def test_ready_only_between_warm_up_and_shutdown(monkeypatch: pytest.MonkeyPatch,
+                                                       classifier: Classifier) -> None:
+    monkeypatch.setattr(app_module, "load_classifier", lambda settings: classifier)
+    application = app_module.create_app(Settings(torch_threads=1))
+    status, body = await ready_status(application)
+    assert status == 503 and body["type"] == "/problems/not-ready" and body["phase"] == "starting"
+    assert body["model"] == {"loaded": False}
+
+    with TestClient(application) as client:
+        assert client.get("/health/ready").status_code == 200
+
+    status, body = await ready_status(application)
+    assert status == 503 and body["phase"] == "stopping"
