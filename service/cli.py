@@ -32,7 +32,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
     # One process: the model, its thread pool and the batcher are sized for the whole container.
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, workers=1, log_config=None)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, workers=1, log_config=None,
+                access_log=False)  # our access log is structured and carries the request id
     return 0
 
 
