@@ -14,7 +14,8 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.config.app import AppConfig
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath
 from litestar.plugins import InitPluginProtocol
 from litestar.response import Stream
 
@@ -88,7 +89,7 @@ class JobsController(Controller):
         request_max_body_size=None,  # the app-wide limit is for JSON requests; _limited applies ours
         summary="Submit an NDJSON or CSV file of posts (id, text, author?, created_at?) as a job",
     )
-    async def submit(self, request: Request[Any, Any, Any], jobs: Jobs) -> Response[JobView]:
+    async def submit(self, request: Request[Any, Any, Any], jobs: NamedDependency[Jobs]) -> Response[JobView]:
         media_type, limit = request.content_type[0], jobs.settings.max_upload_bytes
         if media_type not in FORMATS:
             raise UNSUPPORTED_MEDIA_TYPE.exception(
@@ -107,11 +108,11 @@ class JobsController(Controller):
         return Response(view, status_code=202, headers={"Location": view.links["self"]})
 
     @get("/{job_id:str}", summary="A job's state, progress and error count", cache_control=None)
-    async def status(self, job_id: str, jobs: Jobs) -> JobView:
+    async def status(self, job_id: FromPath[str], jobs: NamedDependency[Jobs]) -> JobView:
         return _view(await jobs.status(job_id))
 
     @delete("/{job_id:str}", status_code=200, summary="Cancel a job: chunks not yet scored never will be")
-    async def cancel(self, job_id: str, jobs: Jobs) -> JobView:
+    async def cancel(self, job_id: FromPath[str], jobs: NamedDependency[Jobs]) -> JobView:
         before = await jobs.store.transition(job_id, State.CANCELLED, *OPEN)
         status = await jobs.status(job_id)
         if before in (State.SUCCEEDED, State.FAILED):
@@ -119,7 +120,7 @@ class JobsController(Controller):
         return _view(status)
 
     @get("/{job_id:str}/results", summary="Results as NDJSON ({id, label, scores}), in input order")
-    async def results(self, job_id: str, jobs: Jobs) -> Stream:
+    async def results(self, job_id: FromPath[str], jobs: NamedDependency[Jobs]) -> Stream:
         status = await jobs.succeeded(job_id)
 
         async def lines() -> AsyncIterator[bytes]:
@@ -129,7 +130,7 @@ class JobsController(Controller):
         return Stream(lines(), media_type=NDJSON)
 
     @get("/{job_id:str}/errors", summary="Rejected lines as NDJSON ({line, reason, id?}); never the text")
-    async def errors(self, job_id: str, jobs: Jobs) -> Stream:
+    async def errors(self, job_id: FromPath[str], jobs: NamedDependency[Jobs]) -> Stream:
         await jobs.status(job_id)
 
         async def lines() -> AsyncIterator[bytes]:
@@ -139,7 +140,7 @@ class JobsController(Controller):
         return Stream(lines(), media_type=NDJSON)
 
     @get("/{job_id:str}/summary", summary="Label counts and per-author broadcast ratios and streaks")
-    async def summary(self, job_id: str, jobs: Jobs) -> Response[bytes]:
+    async def summary(self, job_id: FromPath[str], jobs: NamedDependency[Jobs]) -> Response[bytes]:
         await jobs.succeeded(job_id)
         return Response(await jobs.store.summary(job_id) or b"{}", media_type="application/json")
 

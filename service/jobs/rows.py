@@ -1,0 +1,203 @@
+"""Incremental parsing of a job upload (NDJSON or CSV) into rows and per-line errors.
+
+The parsers are fed the request body piece by piece and keep only the unfinished line, so a 200 MB
+upload never sits in memory. A bad line becomes a `LineError` (line number and reason, never the
+text) and parsing goes on; only a CSV header without `id` and `text` rejects the whole upload.
+"""
+
+from __future__ import annotations
+
+import csv
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import msgspec
+from msgspec import Struct
+
+from service.schemas import Scores, TextError, check_text
+
+NDJSON = "application/x-ndjson"
+CSV = "text/csv"
+FORMATS = (NDJSON, CSV)
+LINE_SLACK_BYTES = 64 * 1024  # room for the id, author, timestamp and JSON escapes beyond the text
+
+
+class InputRow(Struct, array_like=True):
+    """A valid row as stored in a chunk; `ts` is created_at in epoch seconds (None when absent)."""
+
+    line: int
+    id: str | int
+    text: str
+    author: str | None
+    ts: float | None
+
+
+class JobResult(Struct):
+    """One line of a job's results: the same id/label/scores shape as the synchronous API."""
+
+    id: str | int
+    label: str
+    scores: Scores
+
+
+class LineError(Struct, omit_defaults=True):
+    line: int
+    reason: str
+    id: str | int | None = None
+
+
+class _NdjsonRow(Struct):
+    id: str | int
+    text: str
+    author: str | None = None
+    created_at: str | None = None
+
+
+class HeaderError(ValueError):
+    """The CSV header lacks a required column: nothing in the upload can be read."""
+
+
+Parsed = InputRow | LineError
+
+
+def _timestamp(value: str | None) -> float | None:
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value)  # ValueError for anything but ISO 8601
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def _row(
+    line: int, row_id: str | int, text: str, author: str | None, created: str | None, max_chars: int
+) -> Parsed:
+    """The content rules shared by both formats: an id, the API's text rule, then the timestamp."""
+    if row_id == "":
+        return LineError(line, "id is empty")
+    try:
+        check_text(text, max_chars, truncate=False)
+    except TextError as exc:
+        return LineError(line, str(exc), row_id)
+    try:
+        ts = _timestamp(created)
+    except ValueError:
+        return LineError(line, "created_at is not an ISO 8601 timestamp", row_id)
+    return InputRow(line, row_id, text, author or None, ts)
+
+
+class _Lines:
+    """Split a byte stream into numbered physical lines; an over-long line is reported, not buffered."""
+
+    def __init__(self, max_line: int) -> None:
+        self.max_line, self.pending, self.number, self.skipping = max_line, b"", 0, False
+
+    def feed(self, data: bytes) -> Iterator[tuple[int, bytes | None]]:
+        """Complete lines as (number, bytes); bytes is None for a line over the limit."""
+        parts = (self.pending + data).split(b"\n")
+        self.pending = parts.pop()
+        for part in parts:
+            self.number += 1
+            yield self.number, None if self.skipping or len(part) > self.max_line else part
+            self.skipping = False
+        if len(self.pending) > self.max_line:  # keep counting the line, drop its bytes
+            self.pending, self.skipping = b"", True
+
+    def close(self) -> Iterator[tuple[int, bytes | None]]:
+        if self.pending or self.skipping:
+            yield from self.feed(b"\n")
+
+
+class Parser(ABC):
+    """Common driver: `feed` body pieces, then `close`; both yield rows and line errors in order."""
+
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars = max_chars
+        self.lines = _Lines(max_chars * 6 + LINE_SLACK_BYTES)  # \uXXXX escapes: 6 bytes a character
+
+    def feed(self, data: bytes) -> Iterator[Parsed]:
+        for number, line in self.lines.feed(data):
+            yield from self._line(number, line)
+
+    def close(self) -> Iterator[Parsed]:
+        for number, line in self.lines.close():
+            yield from self._line(number, line)
+        yield from self._end()
+
+    @abstractmethod
+    def _line(self, number: int, line: bytes | None) -> Iterator[Parsed]: ...
+
+    def _end(self) -> Iterator[Parsed]:
+        return iter(())
+
+
+class NdjsonParser(Parser):
+    decoder = msgspec.json.Decoder(_NdjsonRow)
+
+    def _line(self, number: int, line: bytes | None) -> Iterator[Parsed]:
+        if line is None:
+            yield LineError(number, "line too long")
+            return
+        if not line.strip():
+            return  # blank lines (a trailing newline, a separator) carry no post
+        try:
+            row = self.decoder.decode(line)
+        except msgspec.ValidationError as exc:
+            yield LineError(number, f"invalid row: {exc}")
+            return
+        except msgspec.DecodeError:
+            yield LineError(number, "malformed JSON")
+            return
+        yield _row(number, row.id, row.text, row.author, row.created_at, self.max_chars)
+
+
+class CsvParser(Parser):
+    """RFC 4180 CSV with a header row; a quoted field may span lines, so records are joined first."""
+
+    def __init__(self, max_chars: int) -> None:
+        super().__init__(max_chars)
+        self.header: list[str] | None = None
+        self.record: list[bytes] = []
+        self.start = 0  # line number where the pending record began
+        self.quotes = 0  # quote characters seen in the pending record: odd means inside a field
+
+    def _line(self, number: int, line: bytes | None) -> Iterator[Parsed]:
+        if line is None:
+            self.record, self.quotes = [], 0
+            yield LineError(number, "line too long")
+            return
+        if not self.record:
+            self.start = number
+        self.record.append(line)
+        self.quotes += line.count(b'"')
+        if self.quotes % 2 == 0:
+            yield from self._record(self.start, b"\n".join(self.record))
+            self.record, self.quotes = [], 0
+
+    def _end(self) -> Iterator[Parsed]:
+        if self.record:
+            yield LineError(self.start, "bad CSV row: unterminated quoted field")
+        if self.header is None:
+            raise HeaderError("the CSV upload has no header row")
+
+    def _record(self, number: int, raw: bytes) -> Iterator[Parsed]:
+        if not raw.strip():
+            return
+        try:
+            fields = next(csv.reader([raw.decode("utf-8").rstrip("\r")], strict=True))
+        except (UnicodeDecodeError, csv.Error):
+            yield LineError(number, "bad CSV row: not valid UTF-8 CSV")
+            return
+        if self.header is None:
+            self.header = [name.strip().lower() for name in fields]
+            if not {"id", "text"} <= set(self.header):
+                raise HeaderError("the CSV header must name the columns id and text")
+            return
+        if len(fields) != len(self.header):
+            yield LineError(number, f"bad CSV row: {len(fields)} fields, the header has {len(self.header)}")
+            return
+        row = dict(zip(self.header, fields, strict=True))
+        yield _row(number, row["id"], row["text"], row.get("author"), row.get("created_at"), self.max_chars)
+
+
+def parser_for(content_type: str, max_chars: int) -> Parser:
+    return (NdjsonParser if content_type == NDJSON else CsvParser)(max_chars)

@@ -1,0 +1,255 @@
+"""A batch job's state in Redis, and the SAQ queue its chunks travel on.
+
+Keys, under `{prefix}:job:{id}` (all expire after `job_ttl`):
+  (hash)     state, created, total/done rows, chunks/done chunks, errors, failure reason
+  :in:{n}    chunk n's valid rows (msgpack), written while the upload streams in
+  :out:{n}   chunk n's results (msgpack), written with the done marker in one script
+  :done      set of finished chunk numbers: the checkpoint that makes a re-run chunk count once
+  :errors    per-line errors (msgpack), in line order
+  :summary   the summary (JSON), written once every chunk is done
+
+Every state change is a compare-and-set script, so a cancel racing the last chunk, or two workers
+finishing the same chunk after a lease expired, leave one consistent answer.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import UTC, datetime
+from enum import StrEnum
+
+import msgspec
+from msgspec import Struct
+from redis.asyncio import Redis
+from saq.queue.redis import RedisQueue
+
+from service.jobs.rows import InputRow, JobResult, LineError, Parser
+from service.jobs.summary import summarize
+from service.settings import Settings
+
+CHUNK_FUNCTION = "process_chunk"
+CHUNK_ATTEMPTS = 3  # a chunk whose worker died or raised is tried this often before the job fails
+CHUNK_TIMEOUT_LEASES = 20  # hard limit on one chunk, in leases: a hung model call is retried too
+ERRORS_PAGE = 1000
+
+
+class State(StrEnum):
+    UPLOADING = "uploading"
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+OPEN = (State.QUEUED, State.RUNNING)
+
+
+class Progress(Struct):
+    rows_done: int
+    rows_total: int
+    chunks_done: int
+    chunks_total: int
+
+
+class JobStatus(Struct, omit_defaults=True):
+    id: str
+    state: State
+    created_at: str
+    progress: Progress
+    errors: int
+    failure: str | None = None
+
+
+# KEYS[1] job hash; ARGV[1] new state, ARGV[2..] states it may replace. Returns the state before.
+_TRANSITION = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return false end
+for i = 2, #ARGV do
+  if state == ARGV[i] then redis.call('HSET', KEYS[1], 'state', ARGV[1]) return state end
+end
+return state
+"""
+
+# KEYS: job hash, done set, out key; ARGV: chunk, results, rows, ttl.
+# Returns -1 when the job is no longer open (results dropped), 1 when every chunk is done, else 0.
+_COMMIT = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if state ~= 'queued' and state ~= 'running' then return -1 end
+redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[4])
+if redis.call('SADD', KEYS[2], ARGV[1]) == 1 then
+  redis.call('EXPIRE', KEYS[2], ARGV[4])
+  redis.call('HINCRBY', KEYS[1], 'rows_done', ARGV[3])
+  redis.call('HINCRBY', KEYS[1], 'chunks_done', 1)
+end
+local counts = redis.call('HMGET', KEYS[1], 'chunks_done', 'chunks_total')
+if counts[1] == counts[2] then return 1 end
+return 0
+"""
+
+
+class JobStore:
+    """Everything the API and the workers do to a job; the one place that knows the key layout."""
+
+    def __init__(self, redis: Redis, prefix: str, ttl: int, lease_s: int) -> None:
+        self.redis, self.prefix, self.ttl, self.lease_s = redis, prefix, ttl, lease_s
+        self.queue = RedisQueue(redis, name=f"{prefix}:jobs")
+        self._transition = redis.register_script(_TRANSITION)
+        self._commit = redis.register_script(_COMMIT)
+        self._rows = msgspec.msgpack.Decoder(list[InputRow])
+        self._results = msgspec.msgpack.Decoder(list[JobResult])
+        self._error = msgspec.msgpack.Decoder(LineError)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> JobStore:
+        if not settings.redis_url:
+            raise ValueError("batch jobs need Redis: set DIALOGIC_REDIS_URL")
+        redis = Redis.from_url(settings.redis_url)
+        return cls(redis, settings.cache_prefix, settings.job_ttl, settings.job_lease_s)
+
+    @property
+    def queued_key(self) -> str:
+        """The Redis list of chunks waiting for a worker: the queue depth autoscaling watches."""
+        return self.queue.namespace("queued")
+
+    def key(self, job_id: str, *parts: object) -> str:
+        return ":".join([f"{self.prefix}:job:{job_id}", *map(str, parts)])
+
+    async def close(self) -> None:
+        await self.queue.disconnect()
+
+    # -- upload -------------------------------------------------------------------------------------
+
+    async def ingest(self, pieces: AsyncIterator[bytes], parser: Parser, chunk_size: int) -> str:
+        """Stream an upload into chunks and queue them; returns the job id. A failed upload leaves
+        nothing behind."""
+        job_id = uuid.uuid4().hex
+        created = datetime.now(UTC).isoformat(timespec="seconds")
+        await self.redis.hset(self.key(job_id), mapping={"state": State.UPLOADING, "created": created})
+        await self.redis.expire(self.key(job_id), self.ttl)
+        try:
+            chunks = await self._write_chunks(job_id, pieces, parser, chunk_size)
+            await self._queue_chunks(job_id, chunks)
+        except BaseException:
+            await self.delete(job_id)
+            raise
+        return job_id
+
+    async def _write_chunks(
+        self, job_id: str, pieces: AsyncIterator[bytes], parser: Parser, chunk_size: int
+    ) -> int:
+        rows: list[InputRow] = []
+        errors: list[LineError] = []
+        chunks = 0
+
+        async def flush() -> None:
+            nonlocal chunks
+            pipe = self.redis.pipeline(transaction=False)
+            if rows:
+                pipe.set(self.key(job_id, "in", chunks), msgspec.msgpack.encode(rows), ex=self.ttl)
+                pipe.hincrby(self.key(job_id), "rows_total", len(rows))
+                chunks += 1
+            if errors:
+                pipe.rpush(self.key(job_id, "errors"), *map(msgspec.msgpack.encode, errors))
+                pipe.expire(self.key(job_id, "errors"), self.ttl)
+                pipe.hincrby(self.key(job_id), "errors", len(errors))
+            await pipe.execute()
+            rows.clear()
+            errors.clear()
+
+        async def take(parsed: Iterable[InputRow | LineError]) -> None:
+            for item in parsed:
+                (rows if isinstance(item, InputRow) else errors).append(item)  # type: ignore[arg-type]
+                if len(rows) >= chunk_size or len(errors) >= ERRORS_PAGE:
+                    await flush()
+
+        async for piece in pieces:
+            await take(parser.feed(piece))
+        await take(parser.close())
+        await flush()
+        return chunks
+
+    async def _queue_chunks(self, job_id: str, chunks: int) -> None:
+        await self.redis.hset(self.key(job_id), mapping={"chunks_total": chunks, "state": State.QUEUED})
+        if chunks == 0:  # nothing valid to score: done already, with an empty summary
+            await self.finish(job_id, msgspec.json.encode(summarize(())))
+            return
+        for n in range(chunks):
+            await self.queue.enqueue(
+                CHUNK_FUNCTION,
+                key=f"{job_id}:{n}",
+                job_id=job_id,
+                chunk=n,
+                heartbeat=self.lease_s,
+                timeout=self.lease_s * CHUNK_TIMEOUT_LEASES,
+                retries=CHUNK_ATTEMPTS,
+            )
+
+    async def delete(self, job_id: str) -> None:
+        keys = [k async for k in self.redis.scan_iter(match=self.key(job_id) + "*", count=1000)]
+        if keys:
+            await self.redis.unlink(*keys)
+
+    # -- workers ------------------------------------------------------------------------------------
+
+    async def transition(self, job_id: str, to: State, *sources: State) -> State | None:
+        """Move the job to `to` if it is in one of `sources`; returns the state it was in."""
+        before = await self._transition(keys=[self.key(job_id)], args=[to, *sources])
+        return State(_text(before)) if before else None
+
+    async def _get(self, key: str) -> bytes | None:
+        blob = await self.redis.get(key)
+        return blob if isinstance(blob, bytes) else None
+
+    async def rows(self, job_id: str, chunk: int) -> list[InputRow]:
+        blob = await self._get(self.key(job_id, "in", chunk))
+        return self._rows.decode(blob) if blob else []
+
+    async def commit(self, job_id: str, chunk: int, results: Sequence[JobResult]) -> int:
+        """Store a chunk's results with its done marker, atomically (see _COMMIT for the answer)."""
+        keys = [self.key(job_id), self.key(job_id, "done"), self.key(job_id, "out", chunk)]
+        args: list[bytes | int] = [chunk, msgspec.msgpack.encode(results), len(results), self.ttl]
+        return int(await self._commit(keys=keys, args=args))
+
+    async def finish(self, job_id: str, summary: bytes) -> None:
+        await self.redis.set(self.key(job_id, "summary"), summary, ex=self.ttl)
+        await self.transition(job_id, State.SUCCEEDED, *OPEN)
+
+    async def fail(self, job_id: str, reason: str) -> None:
+        if await self.transition(job_id, State.FAILED, *OPEN) in OPEN:
+            await self.redis.hset(self.key(job_id), "failure", reason)
+
+    # -- readers ------------------------------------------------------------------------------------
+
+    async def status(self, job_id: str) -> JobStatus | None:
+        raw = {_text(k): _text(v) for k, v in (await self.redis.hgetall(self.key(job_id))).items()}
+        if not raw or raw["state"] == State.UPLOADING:
+            return None
+
+        def count(name: str) -> int:
+            return int(raw.get(name, 0))
+
+        progress = Progress(
+            count("rows_done"), count("rows_total"), count("chunks_done"), count("chunks_total")
+        )
+        return JobStatus(
+            job_id, State(raw["state"]), raw["created"], progress, count("errors"), raw.get("failure")
+        )
+
+    async def chunk_results(self, job_id: str, chunk: int) -> list[JobResult]:
+        blob = await self._get(self.key(job_id, "out", chunk))
+        return self._results.decode(blob) if blob else []
+
+    async def errors(self, job_id: str) -> AsyncIterator[list[LineError]]:
+        start = 0
+        while page := await self.redis.lrange(self.key(job_id, "errors"), start, start + ERRORS_PAGE - 1):
+            yield [self._error.decode(item) for item in page if isinstance(item, bytes)]
+            start += len(page)
+
+    async def summary(self, job_id: str) -> bytes | None:
+        return await self._get(self.key(job_id, "summary"))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,86 @@
+"""Processing one chunk: the unit of work, retry and checkpoint of a batch job.
+
+A chunk task is idempotent: it reads the chunk's stored rows, scores them through the same Scorer
+(and result cache) as the API, and commits results and done marker in one Redis script. Running it
+twice, after a lease expired on a worker that was only slow, overwrites the same key and counts
+once. While it scores, a heartbeat renews the SAQ lease; a worker that dies stops renewing, and
+another worker's sweep re-queues the chunk. Whichever commit completes the job writes the summary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import msgspec
+from saq.job import Job
+from saq.types import Context
+
+from service.jobs.rows import JobResult
+from service.jobs.store import OPEN, JobStore, State
+from service.jobs.summary import Post, summarize
+from service.schemas import to_scores
+from service.scoring import Scorer
+
+log = logging.getLogger("dialogic.jobs")
+
+
+class ChunkRunner:
+    def __init__(self, store: JobStore, scorer: Scorer) -> None:
+        self.store, self.scorer = store, scorer
+
+    async def process_chunk(self, ctx: Context, *, job_id: str, chunk: int) -> int:
+        """SAQ task: score chunk `chunk` of job `job_id`; returns the rows scored."""
+        before = await self.store.transition(job_id, State.RUNNING, State.QUEUED)
+        if before not in OPEN:  # cancelled, failed, or expired: the chunk is not worth scoring
+            return 0
+        job = ctx["job"]
+        try:
+            async with _heartbeat(job):
+                rows = await self.store.rows(job_id, chunk)
+                scored = await self.scorer.score([row.text for row in rows])
+            results = [
+                JobResult(r.id, s.label, to_scores(s.scores)) for r, s in zip(rows, scored, strict=True)
+            ]
+            if await self.store.commit(job_id, chunk, results) == 1:
+                await self.finalize(job_id)
+        except Exception as exc:
+            if job.attempts >= (job.retries or 1):  # SAQ will not try again: the job cannot complete
+                await self.store.fail(
+                    job_id, f"chunk {chunk} failed {job.attempts} times: {type(exc).__name__}"
+                )
+            raise
+        return len(results)
+
+    async def finalize(self, job_id: str) -> None:
+        """Summarise a fully scored job and mark it succeeded (idempotent, like the chunks)."""
+        status = await self.store.status(job_id)
+        if status is None:
+            return
+        posts: list[Post] = []
+        for n in range(status.progress.chunks_total):
+            rows, results = await self.store.rows(job_id, n), await self.store.chunk_results(job_id, n)
+            posts.extend(
+                Post(r.line, r.author, r.ts, res.label) for r, res in zip(rows, results, strict=True)
+            )
+        await self.store.finish(job_id, msgspec.json.encode(summarize(posts)))
+        log.info("job finished", extra={"event": "job_finished", "job": job_id, "rows": len(posts)})
+
+
+@asynccontextmanager
+async def _heartbeat(job: Job) -> AsyncIterator[None]:
+    """Renew the chunk's SAQ lease (its `heartbeat`, set at enqueue) three times per lease while the
+    body runs; the model runs in a thread, so the event loop is free to send it."""
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(job.heartbeat / 3)
+            await job.update()
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()

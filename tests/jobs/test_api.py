@@ -1,0 +1,147 @@
+"""The /v1/jobs endpoints and the chunk task against the real Redis, with a fake model in-process."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+
+import msgspec
+import redis
+from litestar.testing import TestClient
+from saq.job import Job
+
+from model.classifier import Prediction, to_prediction
+from service.cache import MemoryCache
+from service.jobs.rows import CSV, NDJSON
+from service.jobs.store import JobStore, State
+from service.jobs.tasks import ChunkRunner
+from service.scoring import Scorer
+from service.settings import Settings
+from tests.jobs.conftest import REDIS_URL, Client, jobs_app, ndjson, submit
+
+
+async def fake_predict(texts: Sequence[str]) -> list[Prediction]:
+    return [
+        to_prediction([p := int(hashlib.sha256(t.encode()).hexdigest()[:6], 16) / 0xFFFFFF, 1 - p])
+        for t in texts
+    ]
+
+
+def runner(settings: Settings) -> ChunkRunner:
+    scorer = Scorer(MemoryCache(1000, 60), fake_predict, "fake", settings.cache_prefix)
+    return ChunkRunner(JobStore.from_settings(settings), scorer)
+
+
+async def run_chunk(chunk_runner: ChunkRunner, job_id: str, chunk: int) -> int:
+    job = Job("process_chunk", kwargs={"job_id": job_id, "chunk": chunk}, heartbeat=2, retries=3, attempts=1)
+    return await chunk_runner.process_chunk({"job": job, "worker": None}, job_id=job_id, chunk=chunk)  # type: ignore[typeddict-item]
+
+
+BAD_LINES = [
+    b'{"id": "a1", "text": "hello @bob, how are you?", "author": "ann"}',
+    b'{"id": "a2", "text": "broken',  # 2: malformed JSON
+    b'{"id": "a3"}',  # 3: no text
+    b'{"id": "a4", "text": "   "}',  # 4: empty text
+    b'{"id": "a5", "text": "' + b"x" * 201 + b'"}',  # 5: over max_chars (200 in these tests)
+    b"",  # 6: blank, skipped silently
+    b'{"id": "a7", "text": "New post on the blog", "created_at": "yesterday"}',  # 7: bad timestamp
+    b'{"id": "a8", "text": "Our spring sale starts today", "author": "shop"}',
+]
+
+
+async def test_malformed_lines_are_reported_by_line_and_the_rest_scored(
+    client: Client, job_settings: Settings
+) -> None:
+    job_id = await submit(client, b"\n".join(BAD_LINES) + b"\n")
+    status = (await client.get(f"/v1/jobs/{job_id}")).json()
+    assert status["state"] == "queued"
+    assert status["errors"] == 5
+    assert status["progress"] == {"rows_done": 0, "rows_total": 2, "chunks_done": 0, "chunks_total": 1}
+    errors = [
+        msgspec.json.decode(line)
+        for line in (await client.get(f"/v1/jobs/{job_id}/errors")).content.splitlines()
+    ]
+    assert [e["line"] for e in errors] == [2, 3, 4, 5, 7]
+    assert errors[1]["reason"] == "invalid row: Object missing required field `text`"
+    assert all("x" * 20 not in e["reason"] and "blog" not in e["reason"] for e in errors)  # never the text
+
+    assert await run_chunk(runner(job_settings), job_id, 0) == 2
+    status = (await client.get(f"/v1/jobs/{job_id}")).json()
+    assert status["state"] == "succeeded"
+    lines = (await client.get(f"/v1/jobs/{job_id}/results")).content.splitlines()
+    assert [msgspec.json.decode(line)["id"] for line in lines] == ["a1", "a8"]
+    summary = (await client.get(f"/v1/jobs/{job_id}/summary")).json()
+    assert summary["rows"] == 2 and [a["author"] for a in summary["authors"]] == sorted(
+        ["ann", "shop"],
+        key=lambda a: next(s["conversation_ratio"] for s in summary["authors"] if s["author"] == a),
+    )
+
+
+async def test_a_chunk_run_twice_counts_once(client: Client, job_settings: Settings) -> None:
+    rows = [{"id": i, "text": f"post number {i} about things"} for i in range(120)]
+    job_id = await submit(client, ndjson(rows))
+    chunk_runner = runner(job_settings)
+    assert await run_chunk(chunk_runner, job_id, 1) == 50
+    assert await run_chunk(chunk_runner, job_id, 1) == 50  # a retry after an expired lease
+    status = (await client.get(f"/v1/jobs/{job_id}")).json()
+    assert status["state"] == "running"
+    assert status["progress"] == {"rows_done": 50, "rows_total": 120, "chunks_done": 1, "chunks_total": 3}
+    for chunk in (0, 2):
+        await run_chunk(chunk_runner, job_id, chunk)
+    lines = (await client.get(f"/v1/jobs/{job_id}/results")).content.splitlines()
+    assert [msgspec.json.decode(line)["id"] for line in lines] == list(range(120))
+
+
+async def test_cancel_stops_pending_chunks(client: Client, job_settings: Settings) -> None:
+    job_id = await submit(client, ndjson([{"id": str(i), "text": f"hello {i}"} for i in range(100)]))
+    chunk_runner = runner(job_settings)
+    await run_chunk(chunk_runner, job_id, 0)
+    response = await client.delete(f"/v1/jobs/{job_id}")
+    assert response.status_code == 200 and response.json()["state"] == "cancelled"
+    assert await run_chunk(chunk_runner, job_id, 1) == 0
+    status = (await client.get(f"/v1/jobs/{job_id}")).json()
+    assert status["state"] == State.CANCELLED and status["progress"]["chunks_done"] == 1
+    assert (await client.get(f"/v1/jobs/{job_id}/results")).status_code == 409
+
+
+async def test_csv_upload_with_quoted_newlines_and_bad_rows(client: Client) -> None:
+    body = (
+        b'id,text,author,created_at\r\n1,"two\r\nlines, quoted",ann,2024-01-01T10:00:00Z\r\n'
+        b"2,only two fields\r\n3,plain post,bob,\r\n"
+    )
+    job_id = await submit(client, body, CSV)
+    status = (await client.get(f"/v1/jobs/{job_id}")).json()
+    assert status["progress"]["rows_total"] == 2
+    errors = [
+        msgspec.json.decode(line)
+        for line in (await client.get(f"/v1/jobs/{job_id}/errors")).content.splitlines()
+    ]
+    assert errors == [{"line": 4, "reason": "bad CSV row: 2 fields, the header has 4"}]
+
+
+async def test_upload_problems(client: Client, job_settings: Settings) -> None:
+    response = await client.post("/v1/jobs", content=b"{}", headers={"content-type": "application/json"})
+    assert response.status_code == 415
+    assert response.headers["content-type"] == "application/problem+json"
+    response = await client.post("/v1/jobs", content=b"name,body\nx,y\n", headers={"content-type": CSV})
+    assert response.status_code == 422 and response.json()["type"] == "/problems/invalid-upload"
+    missing = await client.get("/v1/jobs/nope")
+    assert missing.status_code == 404 and missing.json()["type"] == "/problems/job-not-found"
+
+
+def test_over_the_upload_limit_is_413_and_leaves_nothing(job_settings: Settings) -> None:
+    settings = replace(job_settings, max_upload_bytes=10_000)
+    body = ndjson([{"id": str(i), "text": f"post {i}"} for i in range(1000)])
+
+    def pieces() -> Iterator[bytes]:  # no Content-Length: the limit must hold on the streamed bytes
+        for start in range(0, len(body), 4096):
+            yield body[start : start + 4096]
+
+    with TestClient(jobs_app(settings)) as client:
+        response = client.post("/v1/jobs", content=pieces(), headers={"content-type": NDJSON})
+        assert response.status_code == 413, response.text
+        assert response.json()["type"] == "/problems/upload-too-large"
+        declared = client.post("/v1/jobs", content=body, headers={"content-type": NDJSON})
+        assert declared.status_code == 413
+    assert list(redis.Redis.from_url(REDIS_URL).scan_iter(match=f"{settings.cache_prefix}:job:*")) == []
