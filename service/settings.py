@@ -1,13 +1,15 @@
 """All configuration, from `DIALOGIC_*` environment variables, in one typed object.
 
-Each field's docstring-comment is the text of its row in the README's configuration table; a test
-checks that the table and this class list the same variables.
+Each field's trailing comment is its row in the README's configuration table:
+`python -m service.settings` rewrites that table, and a test fails when the README is stale.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+import re
+import sys
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +40,6 @@ class Settings:
     job_chunk_size: int = 500  # rows per batch-job chunk: the unit of work, retry and checkpoint
     job_lease_s: int = 30  # a chunk whose worker sent no heartbeat for this long is retried elsewhere
     job_ttl: int = 7 * 24 * 3600  # how long a batch job's rows, results and summary are kept, seconds
-    extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -46,7 +47,7 @@ class Settings:
         values: dict[str, Any] = {}
         for f in fields(cls):
             raw = env.get(PREFIX + f.name.upper())
-            if f.name == "extra" or raw is None or raw == "":
+            if raw is None or raw == "":
                 continue
             values[f.name] = _convert(f.type, raw, f.name)
         return cls(**values)
@@ -67,4 +68,30 @@ def _convert(type_name: Any, raw: str, name: str) -> Any:
 
 
 def env_vars() -> list[str]:
-    return [PREFIX + f.name.upper() for f in fields(Settings) if f.name != "extra"]
+    return [PREFIX + f.name.upper() for f in fields(Settings)]
+
+
+_FIELD_DOC = re.compile(r"^    (\w+): [^#]+#\s*(.+)$", re.MULTILINE)
+TABLE_START, TABLE_END = "<!-- settings-table:start -->", "<!-- settings-table:end -->"
+
+
+def settings_table() -> str:
+    """The README's configuration table, from the field comments above."""
+    docs = dict(_FIELD_DOC.findall(Path(__file__).read_text()))
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for f in fields(Settings):
+        default = "unset" if f.default is None or f.default is MISSING else f"`{f.default}`"
+        rows.append(f"| `{PREFIX}{f.name.upper()}` | {default} | {docs.get(f.name, '')} |")
+    return "\n".join(rows)
+
+
+def render_readme(readme: str) -> str:
+    """`readme` with the text between the table markers replaced by the current table."""
+    head, rest = readme.split(TABLE_START, 1)
+    _, tail = rest.split(TABLE_END, 1)
+    return f"{head}{TABLE_START}\n{settings_table()}\n{TABLE_END}{tail}"
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "README.md")
+    target.write_text(render_readme(target.read_text()))
