@@ -40,6 +40,9 @@ class Settings:
     job_chunk_size: int = 500  # rows per batch-job chunk: the unit of work, retry and checkpoint
     job_lease_s: int = 30  # a chunk whose worker sent no heartbeat for this long is retried elsewhere
     job_ttl: int = 7 * 24 * 3600  # how long a batch job's rows, results and summary are kept, seconds
+    api_keys: str | None = None  # SHA-256 digests of accepted X-API-Key values, comma-separated (unset: open)
+    rate_limit: int = 0  # requests per minute per API key (per client IP when open) on /v1; 0: off
+    shutdown_grace_s: float = 20.0  # on SIGTERM, how long in-flight requests get to finish before exit
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
