@@ -1,0 +1,1 @@
+"""Load tests and benchmarks: Locust profiles, the one-run bench and the naive baseline server."""

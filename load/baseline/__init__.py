@@ -1,0 +1,1 @@
+"""The naive baseline server the bench compares the service with."""
