@@ -13,11 +13,10 @@ import logging
 
 from service.cache.base import ResultCache, Scores, cache_key
 from service.cache.memory import MemoryCache
-from service.cache.redis import RedisCache
+from service.cache.redis import CONNECT_TIMEOUT_S, RedisCache
 from service.settings import Settings
 
 __all__ = ["MemoryCache", "RedisCache", "ResultCache", "Scores", "build_cache", "cache_key"]
-STARTUP_PING_S = 1.0  # generous: the first connection may need DNS and a TLS handshake
 log = logging.getLogger("dialogic.cache")
 
 
@@ -26,7 +25,7 @@ async def build_cache(settings: Settings) -> ResultCache:
         return MemoryCache(settings.cache_size, settings.cache_ttl)
     cache = RedisCache.from_url(settings.redis_url, prefix=settings.cache_prefix, ttl_s=settings.cache_ttl,
                                 timeout_ms=settings.redis_timeout_ms)
-    if not await cache.ping(STARTUP_PING_S):
+    if not await cache.ping(CONNECT_TIMEOUT_S):
         log.warning("redis unreachable at startup; running uncached until it answers", extra={
             "event": "cache_startup", "backend": "redis", "where": cache.where, "state": "down"})
         cache.breaker.trip()

@@ -31,6 +31,8 @@ T = TypeVar("T")
 _PACK = struct.Struct(f"<{len(LABELS)}f")
 _GLOB = re.compile(r"([*?\[\]\\])")
 FLUSH_BATCH = 1000
+# Connecting may take DNS and a TLS handshake; every operation is still cut at its own deadline.
+CONNECT_TIMEOUT_S = 1.0
 
 
 def encode(scores: Scores) -> bytes:
@@ -54,12 +56,13 @@ class RedisCache:
     @classmethod
     def from_url(cls, url: str, *, prefix: str, ttl_s: int, timeout_ms: float, max_connections: int = 64,
                  breaker: CircuitBreaker | None = None) -> RedisCache:
-        """A pooled client whose every socket wait is bounded by the timeout, with no retries (the
-        breaker decides when to try again, and a retry would double the worst-case latency)."""
+        """A pooled client with no retries: the breaker decides when to try again, and a retry would
+        double the worst-case latency."""
         timeout_s = timeout_ms / 1000
         pool = BlockingConnectionPool.from_url(
             url, max_connections=max_connections, timeout=timeout_s, socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 0), health_check_interval=0,
+            socket_connect_timeout=max(timeout_s, CONNECT_TIMEOUT_S), retry=Retry(NoBackoff(), 0),
+            health_check_interval=0,
         )
         parts = urlsplit(url)  # host:port/db only: the URL may carry a password
         where = f"{parts.hostname}:{parts.port or 6379}{parts.path or '/0'}"
