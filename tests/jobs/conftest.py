@@ -66,7 +66,7 @@ def jobs_app(settings: Settings) -> Litestar:
 
 
 @pytest.fixture
-async def client(job_settings: Settings) -> AsyncIterator[Client]:
+async def jobs_client(job_settings: Settings) -> AsyncIterator[Client]:
     async with AsyncTestClient(jobs_app(job_settings)) as test_client:
         yield test_client
 

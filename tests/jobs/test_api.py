@@ -51,82 +51,79 @@ BAD_LINES = [
 
 
 async def test_malformed_lines_are_reported_by_line_and_the_rest_scored(
-    client: Client, job_settings: Settings
+    jobs_client: Client, job_settings: Settings
 ) -> None:
-    job_id = await submit(client, b"\n".join(BAD_LINES) + b"\n")
-    status = (await client.get(f"/v1/jobs/{job_id}")).json()
+    job_id = await submit(jobs_client, b"\n".join(BAD_LINES) + b"\n")
+    status = (await jobs_client.get(f"/v1/jobs/{job_id}")).json()
     assert status["state"] == "queued"
     assert status["errors"] == 5
     assert status["progress"] == {"rows_done": 0, "rows_total": 2, "chunks_done": 0, "chunks_total": 1}
     errors = [
         msgspec.json.decode(line)
-        for line in (await client.get(f"/v1/jobs/{job_id}/errors")).content.splitlines()
+        for line in (await jobs_client.get(f"/v1/jobs/{job_id}/errors")).content.splitlines()
     ]
     assert [e["line"] for e in errors] == [2, 3, 4, 5, 7]
     assert errors[1]["reason"] == "invalid row: Object missing required field `text`"
     assert all("x" * 20 not in e["reason"] and "blog" not in e["reason"] for e in errors)  # never the text
 
     assert await run_chunk(runner(job_settings), job_id, 0) == 2
-    status = (await client.get(f"/v1/jobs/{job_id}")).json()
+    status = (await jobs_client.get(f"/v1/jobs/{job_id}")).json()
     assert status["state"] == "succeeded"
-    lines = (await client.get(f"/v1/jobs/{job_id}/results")).content.splitlines()
+    lines = (await jobs_client.get(f"/v1/jobs/{job_id}/results")).content.splitlines()
     assert [msgspec.json.decode(line)["id"] for line in lines] == ["a1", "a8"]
-    summary = (await client.get(f"/v1/jobs/{job_id}/summary")).json()
-    assert summary["rows"] == 2 and [a["author"] for a in summary["authors"]] == sorted(
-        ["ann", "shop"],
-        key=lambda a: next(s["conversation_ratio"] for s in summary["authors"] if s["author"] == a),
-    )
+    summary = (await jobs_client.get(f"/v1/jobs/{job_id}/summary")).json()
+    assert summary["rows"] == 2 and {a["author"] for a in summary["authors"]} == {"ann", "shop"}
 
 
-async def test_a_chunk_run_twice_counts_once(client: Client, job_settings: Settings) -> None:
+async def test_a_chunk_run_twice_counts_once(jobs_client: Client, job_settings: Settings) -> None:
     rows = [{"id": i, "text": f"post number {i} about things"} for i in range(120)]
-    job_id = await submit(client, ndjson(rows))
+    job_id = await submit(jobs_client, ndjson(rows))
     chunk_runner = runner(job_settings)
     assert await run_chunk(chunk_runner, job_id, 1) == 50
     assert await run_chunk(chunk_runner, job_id, 1) == 50  # a retry after an expired lease
-    status = (await client.get(f"/v1/jobs/{job_id}")).json()
+    status = (await jobs_client.get(f"/v1/jobs/{job_id}")).json()
     assert status["state"] == "running"
     assert status["progress"] == {"rows_done": 50, "rows_total": 120, "chunks_done": 1, "chunks_total": 3}
     for chunk in (0, 2):
         await run_chunk(chunk_runner, job_id, chunk)
-    lines = (await client.get(f"/v1/jobs/{job_id}/results")).content.splitlines()
+    lines = (await jobs_client.get(f"/v1/jobs/{job_id}/results")).content.splitlines()
     assert [msgspec.json.decode(line)["id"] for line in lines] == list(range(120))
 
 
-async def test_cancel_stops_pending_chunks(client: Client, job_settings: Settings) -> None:
-    job_id = await submit(client, ndjson([{"id": str(i), "text": f"hello {i}"} for i in range(100)]))
+async def test_cancel_stops_pending_chunks(jobs_client: Client, job_settings: Settings) -> None:
+    job_id = await submit(jobs_client, ndjson([{"id": str(i), "text": f"hello {i}"} for i in range(100)]))
     chunk_runner = runner(job_settings)
     await run_chunk(chunk_runner, job_id, 0)
-    response = await client.delete(f"/v1/jobs/{job_id}")
+    response = await jobs_client.delete(f"/v1/jobs/{job_id}")
     assert response.status_code == 200 and response.json()["state"] == "cancelled"
     assert await run_chunk(chunk_runner, job_id, 1) == 0
-    status = (await client.get(f"/v1/jobs/{job_id}")).json()
+    status = (await jobs_client.get(f"/v1/jobs/{job_id}")).json()
     assert status["state"] == State.CANCELLED and status["progress"]["chunks_done"] == 1
-    assert (await client.get(f"/v1/jobs/{job_id}/results")).status_code == 409
+    assert (await jobs_client.get(f"/v1/jobs/{job_id}/results")).status_code == 409
 
 
-async def test_csv_upload_with_quoted_newlines_and_bad_rows(client: Client) -> None:
+async def test_csv_upload_with_quoted_newlines_and_bad_rows(jobs_client: Client) -> None:
     body = (
         b'id,text,author,created_at\r\n1,"two\r\nlines, quoted",ann,2024-01-01T10:00:00Z\r\n'
         b"2,only two fields\r\n3,plain post,bob,\r\n"
     )
-    job_id = await submit(client, body, CSV)
-    status = (await client.get(f"/v1/jobs/{job_id}")).json()
+    job_id = await submit(jobs_client, body, CSV)
+    status = (await jobs_client.get(f"/v1/jobs/{job_id}")).json()
     assert status["progress"]["rows_total"] == 2
     errors = [
         msgspec.json.decode(line)
-        for line in (await client.get(f"/v1/jobs/{job_id}/errors")).content.splitlines()
+        for line in (await jobs_client.get(f"/v1/jobs/{job_id}/errors")).content.splitlines()
     ]
     assert errors == [{"line": 4, "reason": "bad CSV row: 2 fields, the header has 4"}]
 
 
-async def test_upload_problems(client: Client, job_settings: Settings) -> None:
-    response = await client.post("/v1/jobs", content=b"{}", headers={"content-type": "application/json"})
+async def test_upload_problems(jobs_client: Client) -> None:
+    response = await jobs_client.post("/v1/jobs", content=b"{}", headers={"content-type": "application/json"})
     assert response.status_code == 415
     assert response.headers["content-type"] == "application/problem+json"
-    response = await client.post("/v1/jobs", content=b"name,body\nx,y\n", headers={"content-type": CSV})
+    response = await jobs_client.post("/v1/jobs", content=b"name,body\nx,y\n", headers={"content-type": CSV})
     assert response.status_code == 422 and response.json()["type"] == "/problems/invalid-upload"
-    missing = await client.get("/v1/jobs/nope")
+    missing = await jobs_client.get("/v1/jobs/nope")
     assert missing.status_code == 404 and missing.json()["type"] == "/problems/job-not-found"
 
 
@@ -144,4 +141,5 @@ def test_over_the_upload_limit_is_413_and_leaves_nothing(job_settings: Settings)
         assert response.json()["type"] == "/problems/upload-too-large"
         declared = client.post("/v1/jobs", content=body, headers={"content-type": NDJSON})
         assert declared.status_code == 413
-    assert list(redis.Redis.from_url(REDIS_URL).scan_iter(match=f"{settings.cache_prefix}:job:*")) == []
+    with redis.Redis.from_url(REDIS_URL) as client:
+        assert list(client.scan_iter(match=f"{settings.cache_prefix}:job:*")) == []

@@ -98,15 +98,15 @@ class Workers:
 
 
 @pytest.fixture(scope="module")
-def settings() -> Iterator[Settings]:
+def worker_settings() -> Iterator[Settings]:
     settings = make_settings(job_chunk_size=500)
     yield settings
     purge(settings.cache_prefix)
 
 
 @pytest.fixture(scope="module")
-def workers(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
-    workers = Workers(settings, tmp_path_factory.mktemp("workers"))
+def workers(worker_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
+    workers = Workers(worker_settings, tmp_path_factory.mktemp("workers"))
     yield workers
     for worker in workers.started:
         if worker.process.poll() is None:
@@ -114,8 +114,8 @@ def workers(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 @pytest.fixture
-async def api(settings: Settings) -> AsyncIterator[Client]:
-    async with AsyncTestClient(jobs_app(settings)) as client:
+async def api(worker_settings: Settings) -> AsyncIterator[Client]:
+    async with AsyncTestClient(jobs_app(worker_settings)) as client:
         yield client
 
 
@@ -124,18 +124,18 @@ def active_chunks(settings: Settings) -> int:
         return int(client.llen(f"saq:{settings.cache_prefix}:jobs:active"))
 
 
-async def test_a_worker_killed_mid_chunk_loses_nothing(settings: Settings, workers: Workers) -> None:
+async def test_a_worker_killed_mid_chunk_loses_nothing(worker_settings: Settings, workers: Workers) -> None:
     rows = [{"id": i, "text": f"post {i}: what do you all think about {THINGS[i % 6]}?"} for i in range(1000)]
-    async with AsyncTestClient(jobs_app(replace(settings, job_chunk_size=25))) as client:
+    async with AsyncTestClient(jobs_app(replace(worker_settings, job_chunk_size=25))) as client:
         job_id = await submit(client, ndjson(rows))
         victim = workers.start()
         for _ in range(600):
             status = (await client.get(f"/v1/jobs/{job_id}")).json()
-            if status["progress"]["chunks_done"] >= 3 and active_chunks(settings):
+            if status["progress"]["chunks_done"] >= 3 and active_chunks(worker_settings):
                 break
             await asyncio.sleep(0.1)
         victim.kill()
-        assert active_chunks(settings) == 1  # the victim's chunk: leased, never finished
+        assert active_chunks(worker_settings) == 1  # the victim's chunk: leased, never finished
         workers.shared()  # sweeps the expired lease and re-runs that chunk, then the rest
         status = await wait_for(client, job_id, "succeeded", timeout=180)
         assert status["progress"] == {
@@ -148,7 +148,7 @@ async def test_a_worker_killed_mid_chunk_loses_nothing(settings: Settings, worke
 
 
 async def test_ten_thousand_posts_match_the_synchronous_path(
-    api: Client, settings: Settings, workers: Workers, classifier: Classifier
+    api: Client, worker_settings: Settings, workers: Workers, classifier: Classifier
 ) -> None:
     rows = posts(10_000, distinct=1500)
     workers.shared()
@@ -176,10 +176,10 @@ async def test_ten_thousand_posts_match_the_synchronous_path(
     assert ratios == sorted(ratios)
 
 
-async def test_cancel_stops_the_work(api: Client, settings: Settings, workers: Workers) -> None:
+async def test_cancel_stops_the_work(api: Client, worker_settings: Settings, workers: Workers) -> None:
     workers.shared()
     rows = [{"id": i, "text": f"cancel me {i}, @bob what do you think?"} for i in range(2000)]
-    async with AsyncTestClient(jobs_app(replace(settings, job_chunk_size=25))) as client:
+    async with AsyncTestClient(jobs_app(replace(worker_settings, job_chunk_size=25))) as client:
         job_id = await submit(client, ndjson(rows))
         await wait_for(client, job_id, "running")
         cancelled = (await client.delete(f"/v1/jobs/{job_id}")).json()
