@@ -21,6 +21,10 @@ _SPACE = re.compile(r"\s+")
 
 
 def _strip_controls(text: str) -> str:
+    # isprintable() (in C) is True when no character is a control, format, surrogate or unassigned one,
+    # which is nearly always: only then is the per-character scan needed.
+    if text.isprintable():
+        return text
     return "".join(ch for ch in text if ch in "\t\n\r" or unicodedata.category(ch)[0] != "C")
 
 
