@@ -4,8 +4,9 @@ Litestar's own exceptions (404, 405, 413, malformed JSON, schema validation) and
 here, so clients parse one shape and tests check one shape. Status choices, documented in the README:
 schema errors (wrong type, unknown or missing field, malformed JSON) are 400, as Litestar's validation
 reports them; well-formed but unacceptable text (empty, whitespace, too long) is 422; a batch with more
-items than allowed is 413, like an oversized body; a full model queue or a missed deadline is 503 with
-Retry-After; anything unexpected is a 500 whose detail never echoes the request.
+items than allowed is 413, like an oversized body; a full model queue, a missed model deadline or a
+request past its deadline is 503 with Retry-After; a missing or unknown API key is 401, a client over
+its rate limit 429 with Retry-After; anything unexpected is a 500 whose detail never echoes the request.
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ UNSUPPORTED_MEDIA_TYPE = ProblemKind(415, "unsupported-media-type", "Unsupported
 NOT_READY = ProblemKind(503, "not-ready", "Not ready")
 OVERLOADED = ProblemKind(503, "overloaded", "Service overloaded")
 TIMEOUT = ProblemKind(503, "timeout", "Model timeout")
+REQUEST_TIMEOUT = ProblemKind(503, "request-timeout", "Request timeout")
+UNAUTHORIZED = ProblemKind(401, "unauthorized", "Missing or invalid API key")
+TOO_MANY_REQUESTS = ProblemKind(429, "rate-limited", "Too many requests")
 INTERNAL = ProblemKind(500, "internal", "Internal server error")
 _RETRY = {"Retry-After": str(RETRY_AFTER_S)}
 

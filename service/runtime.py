@@ -15,6 +15,7 @@ from model.classifier import Backend, Classifier
 from service.cache.base import ResultCache
 from service.errors import NOT_READY
 from service.inference.batcher import Batcher
+from service.ratelimit import RateLimiter
 from service.scoring import Scorer
 from service.settings import Settings
 
@@ -37,6 +38,7 @@ class Runtime:
     batcher: Batcher | None = None
     cache: ResultCache | None = None
     scorer: Scorer | None = None
+    limiter: RateLimiter | None = None
     threads: int = 0
 
     def ready(self) -> tuple[Classifier, Scorer]:

@@ -28,6 +28,7 @@ from service.schemas import (
     to_scores,
 )
 from service.scoring import Scored, Scorer
+from service.security import DEADLINE_OPT
 from service.settings import Settings
 
 R = TypeVar("R", ClassifyResult, BatchItem)
@@ -54,6 +55,7 @@ def _raw_id(raw: Any) -> str | None:
 class ClassifyController(Controller):
     path = "/v1/classify"
     tags = ["classify"]  # noqa: RUF012  (Litestar reads this class attribute)
+    opt = {DEADLINE_OPT: True}  # noqa: RUF012  (bounded JSON bodies: the whole request has a deadline)
 
     @post("/", status_code=200, before_request=require_json, summary="Label one post")
     async def classify(self, data: JSONBody[ClassifyRequest], scorer: NamedDependency[Scorer],
