@@ -22,11 +22,12 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from service.api.classify import ClassifyController
 from service.api.health import HealthController
 from service.api.model_info import ModelController
-from service.cache import build_cache
+from service.cache import RedisCache, build_cache
 from service.errors import problem_details_plugin
 from service.inference.batcher import Batcher
 from service.inference.threads import configure_torch_threads
 from service.observability import RequestContextMiddleware, configure_logging
+from service.ratelimit import RateLimiter
 from service.runtime import (
     Runtime,
     load_classifier,
@@ -36,6 +37,7 @@ from service.runtime import (
     provide_settings,
 )
 from service.scoring import Scorer
+from service.security import ApiGateMiddleware, KeyRing
 from service.settings import Settings
 
 log = logging.getLogger("dialogic.app")
@@ -55,6 +57,8 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     await batcher.predict([WARMUP_TEXT])
     runtime.cache = await build_cache(settings)
     runtime.scorer = Scorer(runtime.cache, batcher.predict, classifier.version, settings.cache_prefix)
+    if runtime.limiter is not None and isinstance(runtime.cache, RedisCache):
+        runtime.limiter.redis = runtime.cache  # shared counts across replicas
     runtime.phase = "ready"
     log.info("ready", extra={"model": classifier.name, "version": classifier.version,
                              "backend": classifier.backend, "threads": runtime.threads})
@@ -70,6 +74,8 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
+    limiter = RateLimiter(settings.rate_limit, settings.cache_prefix) if settings.rate_limit > 0 else None
+    gate = ApiGateMiddleware(KeyRing.from_setting(settings.api_keys), limiter, settings.request_timeout_s)
     return Litestar(
         route_handlers=[ClassifyController, HealthController, ModelController],
         dependencies={
@@ -79,8 +85,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "settings": Provide(provide_settings, sync_to_thread=False),
         },
         lifespan=[_lifespan],
-        state=State({"runtime": Runtime(settings)}),
-        middleware=[RequestContextMiddleware()],
+        state=State({"runtime": Runtime(settings, limiter=limiter)}),
+        middleware=[RequestContextMiddleware(), gate],  # the gate inside: its refusals get a request id
         plugins=[problem_details_plugin()],
         request_max_body_size=settings.max_body_bytes,
         logging_config=None,

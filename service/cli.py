@@ -32,8 +32,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
     # One process: the model, its thread pool and the batcher are sized for the whole container.
+    # On SIGTERM uvicorn stops accepting, lets in-flight requests finish for up to the grace period, then
+    # runs the lifespan shutdown (not ready, drain the batcher, close the cache).
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, workers=1, log_config=None,
-                access_log=False)  # our access log is structured and carries the request id
+                access_log=False,  # our access log is structured and carries the request id
+                timeout_graceful_shutdown=settings.shutdown_grace_s)
     return 0
 
 
@@ -148,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
         "build", help="build the training data (model.data.build)", add_help=False)
     commands.add_parser("train", help="train the classifier (model.train)", add_help=False)
     commands.add_parser("evaluate", help="evaluate an artifact (model.evaluate)", add_help=False)
+    hash_key = commands.add_parser("hash-key", help="print an API key's digest for DIALOGIC_API_KEYS")
+    hash_key.add_argument("key", nargs="?", help="the key (default: read from stdin, out of shell history)")
     return parser
 
 
@@ -159,6 +164,11 @@ def main(argv: list[str] | None = None) -> int:
         return _pipeline(command, extra)
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if command == "hash-key":
+        from service.security import hash_key
+
+        print(hash_key(args.key if args.key is not None else sys.stdin.readline().rstrip("\n")))
+        return 0
     settings = Settings.from_env()
     handlers = {"serve": _serve, "classify": _classify, "score": _score}
     return handlers[command](args, settings)

@@ -42,7 +42,7 @@ class Settings:
     job_ttl: int = 7 * 24 * 3600  # how long a batch job's rows, results and summary are kept, seconds
     api_keys: str | None = None  # SHA-256 digests of accepted X-API-Key values, comma-separated (unset: open)
     rate_limit: int = 0  # requests per minute per API key (per client IP when open) on /v1; 0: off
-    shutdown_grace_s: float = 20.0  # on SIGTERM, how long in-flight requests get to finish before exit
+    shutdown_grace_s: int = 20  # on SIGTERM, how long in-flight requests get to finish before exit
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
