@@ -17,6 +17,7 @@ from model.classifier import LABELS, Prediction, to_prediction
 from model.normalize import normalize
 from service.cache.base import ResultCache, Scores, cache_key
 from service.metrics import CACHE_LOOKUPS, SCORER_COALESCED
+from service.stats import record_scored
 
 Predict = Callable[[Sequence[str]], Awaitable[list[Prediction]]]
 Flight = asyncio.Future[dict[str, Prediction]]
@@ -53,9 +54,9 @@ class Scorer:
                 flights[key] = self._inflight[key]
             else:
                 todo[key] = unique[key]
-        backend = self.cache.name
-        CACHE_LOOKUPS.labels(backend, "hit").inc(len(results))
-        CACHE_LOOKUPS.labels(backend, "miss").inc(len(lookup) - len(results))
+        backend, found = self.cache.name, len(results)
+        CACHE_LOOKUPS.labels(backend, "hit").inc(found)
+        CACHE_LOOKUPS.labels(backend, "miss").inc(len(lookup) - found)
         SCORER_COALESCED.inc(len(flights))
         if todo:
             flight: Flight = asyncio.get_running_loop().create_future()
@@ -70,7 +71,9 @@ class Scorer:
         for key, f in flights.items():
             prediction = done[id(f)][key]
             results[key] = Scored(prediction.label, prediction.scores, False)
-        return [results[k] for k in keys]
+        out = [results[k] for k in keys]
+        record_scored([r.label for r in out], found, len(lookup) - found)
+        return out
 
     async def _compute(self, todo: dict[str, str], flight: Flight) -> None:
         """Predict the misses, hand the results to every waiter, then write them back in one call."""

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from model.classifier import Classifier, Prediction
+from service.metrics import BATCH_SIZE, QUEUE_DEPTH
+from service.stats import WINDOW
 
 log = logging.getLogger("dialogic.batcher")
 
@@ -81,6 +83,7 @@ class Batcher:
             if not self._accepting or self._depth + len(texts) > self.capacity:
                 raise Overloaded
             self._depth += len(texts)
+            _observe_depth(self._depth)
         loop = asyncio.get_running_loop()
         futures: list[asyncio.Future[Prediction]] = [loop.create_future() for _ in texts]
         for text, future in zip(texts, futures, strict=True):
@@ -115,6 +118,7 @@ class Batcher:
                 batch.append(job)
             with self._lock:
                 self._depth -= len(batch)
+                _observe_depth(self._depth)
             self._compute(batch)
 
     def _compute(self, batch: list[_Job]) -> None:
@@ -127,6 +131,8 @@ class Batcher:
                 _deliver(job, DeadlineExceeded())
         if not live:
             return
+        BATCH_SIZE.observe(len(live))
+        WINDOW.batch(len(live))
         try:
             # Classifier.predict sorts the micro-batch by length itself, which cuts padding.
             predictions = self.classifier.predict([job.text for job in live], batch_size=len(live))
@@ -137,6 +143,11 @@ class Batcher:
             return
         for job, prediction in zip(live, predictions, strict=True):
             _deliver(job, prediction)
+
+
+def _observe_depth(depth: int) -> None:
+    QUEUE_DEPTH.set(depth)
+    WINDOW.queue(depth)
 
 
 def _deliver(job: _Job, outcome: Prediction | BaseException) -> None:
