@@ -43,6 +43,8 @@ class Settings:
     api_keys: str | None = None  # SHA-256 digests of accepted X-API-Key values, comma-separated (unset: open)
     rate_limit: int = 0  # requests per minute per API key (per client IP when open) on /v1; 0: off
     shutdown_grace_s: int = 20  # on SIGTERM, how long in-flight requests get to finish before exit
+    admin_key: str | None = None  # key for the /admin dashboard (unset: a random key per start: admin is off)
+    session_secret: str | None = None  # signs admin session cookies; same on all workers (unset: random)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
