@@ -6,7 +6,8 @@ model raise the same 503 problem whether the app is still starting or already dr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Literal, cast
 
 from litestar.datastructures import State
@@ -40,6 +41,8 @@ class Runtime:
     scorer: Scorer | None = None
     limiter: RateLimiter | None = None
     threads: int = 0
+    started_at: float = field(default_factory=time.time)  # for the admin dashboard's uptime
+    model_load_s: float | None = None
 
     def ready(self) -> tuple[Classifier, Scorer]:
         """The model and the scorer, or the 503 problem while starting or draining."""
