@@ -8,6 +8,7 @@ first, so that the chunk in flight at the kill is the victim's.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import replace
@@ -17,10 +18,11 @@ from typing import Any
 
 import pytest
 import redis
-from litestar.testing import AsyncTestClient
+from litestar.testing import AsyncTestClient, TestClient
 
 from model.classifier import Classifier, Prediction
 from service.cache import MemoryCache
+from service.jobs.remote import score_remote
 from service.scoring import Scorer
 from service.settings import Settings
 from tests.jobs.conftest import (
@@ -189,3 +191,19 @@ async def test_cancel_stops_the_work(api: Client, worker_settings: Settings, wor
         assert status["state"] == "cancelled"
         assert status["progress"]["chunks_done"] == cancelled["progress"]["chunks_done"] < 80
         assert (await client.get(f"/v1/jobs/{job_id}/results")).status_code == 409
+
+
+def test_score_remote_submits_follows_and_downloads(
+    worker_settings: Settings, workers: Workers, tmp_path: Path
+) -> None:
+    workers.shared()
+    source, output = tmp_path / "posts.csv", tmp_path / "labels.jsonl"
+    lines = ["id,text,author"] + [f'{i},"remote post {i}, thoughts @ann?",ann' for i in range(300)] + ["300"]
+    source.write_text("\n".join(lines) + "\n")
+    with TestClient(jobs_app(worker_settings)) as client:
+        assert score_remote(client, source, output, poll_s=0.2) == 0
+    assert [json.loads(line)["id"] for line in output.read_text().splitlines()] == [
+        str(i) for i in range(300)
+    ]
+    summary = json.loads((tmp_path / "labels.jsonl.summary.json").read_text())
+    assert summary["rows"] == 300 and summary["authors"][0]["author"] == "ann"
