@@ -160,7 +160,10 @@ class JobStore:
 
         async def take(parsed: Iterable[InputRow | LineError]) -> None:
             for item in parsed:
-                (rows if isinstance(item, InputRow) else errors).append(item)  # type: ignore[arg-type]
+                if isinstance(item, InputRow):
+                    rows.append(item)
+                else:
+                    errors.append(item)
                 if len(rows) >= chunk_size or len(errors) >= ERRORS_PAGE:
                     await flush()
 
