@@ -21,6 +21,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from service.api.classify import ClassifyController
 from service.api.health import HealthController
+from service.api.jobs import JobsPlugin
 from service.api.model_info import ModelController
 from service.cache import RedisCache, build_cache
 from service.errors import problem_details_plugin
@@ -87,7 +88,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[_lifespan],
         state=State({"runtime": Runtime(settings, limiter=limiter)}),
         middleware=[RequestContextMiddleware(), gate],  # the gate inside: its refusals get a request id
-        plugins=[problem_details_plugin()],
+        plugins=[problem_details_plugin(), JobsPlugin(settings)],  # JobsPlugin: /v1/jobs
         request_max_body_size=settings.max_body_bytes,
         logging_config=None,
         openapi_config=OpenAPIConfig(
