@@ -41,6 +41,9 @@ class _Job:
     deadline: float  # time.monotonic()
 
 
+# Texts per forward pass within a micro-batch. On real posts (lengths vary ~10x), 32 random posts in
+# one forward cost 47 CPU-ms/post from padding; length-sorted chunks of 8 cost 30 (2 cores, 2026-11).
+LENGTH_BUCKET = 8
 _STOP = None  # queue sentinel: everything queued before it is still computed (graceful drain)
 
 
@@ -134,8 +137,9 @@ class Batcher:
         BATCH_SIZE.observe(len(live))
         WINDOW.batch(len(live))
         try:
-            # Classifier.predict sorts the micro-batch by length itself, which cuts padding.
-            predictions = self.classifier.predict([job.text for job in live], batch_size=len(live))
+            # Classifier.predict sorts the micro-batch by length and runs it in LENGTH_BUCKET chunks, so
+            # each forward pads to its own longest text rather than the micro-batch's longest.
+            predictions = self.classifier.predict([job.text for job in live], batch_size=LENGTH_BUCKET)
         except Exception as exc:
             log.exception("model failure on a micro-batch", extra={"size": len(live)})
             for job in live:
