@@ -34,8 +34,9 @@ from service.settings import Settings
 R = TypeVar("R", ClassifyResult, BatchItem)
 
 
-def require_json(request: Request[Any, Any, Any]) -> None:
-    """415 unless the body is declared JSON: Litestar would otherwise parse any media type as JSON."""
+async def require_json(request: Request[Any, Any, Any]) -> None:
+    """415 unless the body is declared JSON: Litestar would otherwise parse any media type as JSON.
+    Async on purpose: Litestar runs a sync before_request hook in a worker thread, per request."""
     media_type = request.content_type[0]
     if media_type != "application/json" and not media_type.endswith("+json"):
         sent = media_type or "no Content-Type"
