@@ -81,6 +81,12 @@ def _from_deadline(exc: DeadlineExceeded) -> ProblemDetailsException:
     return TIMEOUT.exception("The model did not answer within the request deadline.", headers=_RETRY)
 
 
+def _from_undecodable(exc: RecursionError | UnicodeDecodeError) -> ProblemDetailsException:
+    """msgspec raises these, not a DecodeError, for JSON nested deeper than it parses or not UTF-8."""
+    what = "nested too deeply" if isinstance(exc, RecursionError) else "not valid UTF-8"
+    return INVALID_REQUEST.exception(f"The request body is {what}.")
+
+
 def _from_unexpected(exc: Exception) -> ProblemDetailsException:
     log.error("unhandled error", exc_info=exc)
     return INTERNAL.exception("An unexpected error occurred.")
@@ -91,5 +97,7 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
         HTTPException: _from_http,
         Overloaded: _from_overloaded,
         DeadlineExceeded: _from_deadline,
+        RecursionError: _from_undecodable,
+        UnicodeDecodeError: _from_undecodable,
         Exception: _from_unexpected,
     }))

@@ -88,9 +88,11 @@ class TextError(ValueError):
 
 
 def check_text(text: str, max_chars: int, truncate: bool) -> str:
-    """The one content rule for a text, shared by the API and the CLI; returns the text to score."""
-    if not text.strip():
-        raise TextError("text is empty or whitespace only")
+    """The one content rule for a text, shared by the API and the CLI; returns the text to score.
+
+    A text of only spaces, zero-width or control characters normalises to nothing: it is empty too."""
+    if not any(ch.isprintable() and not ch.isspace() for ch in text):  # stops at the first visible one
+        raise TextError("text is empty or has only whitespace, invisible or control characters")
     if len(text) > max_chars:
         if not truncate:
             raise TextError(f"text has {len(text)} characters, more than the limit of {max_chars}")
