@@ -1,0 +1,359 @@
+"""One benchmark run: model ceiling vs service vs naive baseline vs cache vs overload.
+
+    python -m load.bench [--duration 10] [--backend fp32] [--redis-url URL | --no-redis]
+
+(a) in-process ceiling: posts/s of `Classifier.predict` (normalise, tokenise, forward, softmax) on
+    length-sorted micro-batches of 1, 8 and 32, fp32 and int8, with the service's thread count;
+(b) the service (`dialogic serve`), uncached: single items at concurrency 1/16/64 and batches of 32;
+    every text carries a unique token, so nothing comes from the result cache;
+(c) the naive baseline (load/baseline/naive.py) under the same single-item load;
+(d) the cached path: a small set of texts, warmed once, then repeated;
+(e) overload: 512 concurrent single-item clients, counting 200s, 503s and client timeouts.
+
+Throughput and latency come from an httpx.AsyncClient with N workers, each for a bounded duration.
+The client runs on the same machine, so it takes some CPU from the server: compare the ratios within
+one run. Prints a table and PASS/FAIL against the targets (the exit code is 0 either way) and writes
+load/reports/bench-<date>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import socket
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from load.server import REPO, Server, naive_argv, serve, service_argv
+from load.texts import TextSampler, load_posts
+
+REPORTS = REPO / "load" / "reports"
+CLIENT_TIMEOUT_S = 10.0
+OVERLOAD_CONCURRENCY = 512
+Body = Callable[[], dict[str, Any]]
+
+
+@dataclass
+class Row:
+    name: str
+    concurrency: int
+    items: int  # texts per request (or per forward pass, for the ceiling)
+    seconds: float = 0.0
+    cpu_s: float = 0.0  # CPU time of the server process (or of the model, for the ceiling)
+    ok: int = 0
+    rejected: int = 0  # 503
+    timeouts: int = 0  # client-side timeouts and connection failures
+    other: int = 0  # any other status
+    latencies_ms: list[float] = field(default_factory=list, repr=False)  # of the 200s
+    rejected_ms: list[float] = field(default_factory=list, repr=False)  # time to answer 503
+
+    @property
+    def requests_per_s(self) -> float:
+        return self.ok / self.seconds if self.seconds else 0.0
+
+    @property
+    def posts_per_s(self) -> float:
+        return self.requests_per_s * self.items
+
+    @property
+    def cpu_ms_per_post(self) -> float | None:
+        return 1000 * self.cpu_s / (self.ok * self.items) if self.ok and self.cpu_s else None
+
+    def summary(self) -> dict[str, Any]:
+        out = {k: v for k, v in asdict(self).items() if not k.endswith("_ms")}
+        out.update(
+            requests_per_s=round(self.requests_per_s, 1),
+            posts_per_s=round(self.posts_per_s, 1),
+            cpu_ms_per_post=round(self.cpu_ms_per_post or 0, 2),
+            latency_ms=percentiles(self.latencies_ms),
+            rejected_ms=percentiles(self.rejected_ms),
+        )
+        return out
+
+
+def percentiles(values: list[float]) -> dict[str, float | None]:
+    if len(values) < 2:
+        only = round(values[0], 1) if values else None
+        return {"p50": only, "p95": only, "p99": only}
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return {"p50": round(cuts[49], 1), "p95": round(cuts[94], 1), "p99": round(cuts[98], 1)}
+
+
+# --- (a) the in-process ceiling ----------------------------------------------------------------
+
+
+def ceiling(posts: list[str], backend: str, batch_sizes: tuple[int, ...], seconds: float) -> list[Row]:
+    """Micro-batches cut from length-sorted posts (as the batcher does), visited in random order."""
+    from model.classifier import Classifier
+    from service.inference.threads import configure_torch_threads
+
+    threads = configure_torch_threads(None)
+    classifier = Classifier.load(None, "int8" if backend == "int8" else "fp32")
+    ordered = sorted(posts, key=len)
+    classifier.predict(ordered[-32:], batch_size=32)  # first pass: lazy allocations
+    rows = []
+    for size in batch_sizes:
+        chunks = [ordered[i : i + size] for i in range(0, len(ordered) - size + 1, size)]
+        random.Random(size).shuffle(chunks)
+        row = Row(f"ceiling {backend} ({threads} threads)", 1, size)
+        start, cpu = time.perf_counter(), time.process_time()
+        for chunk in chunks:
+            t = time.perf_counter()
+            classifier.predict(chunk, batch_size=size)
+            row.latencies_ms.append((time.perf_counter() - t) * 1000)
+            row.ok += 1
+            if t - start > seconds:
+                break
+        row.seconds, row.cpu_s = time.perf_counter() - start, time.process_time() - cpu
+        rows.append(row)
+    return rows
+
+
+# --- (b)-(e) HTTP load -------------------------------------------------------------------------
+
+
+async def drive(
+    server: Server, path: str, body: Body, row: Row, duration_s: float, timeout_s: float = CLIENT_TIMEOUT_S
+) -> Row:
+    """`row.concurrency` workers send `body()` back to back until `duration_s` is over; then waits
+    until the server has no queued work left, so no phase pays for the one before."""
+    limits = httpx.Limits(max_connections=row.concurrency, max_keepalive_connections=row.concurrency)
+    async with httpx.AsyncClient(base_url=server.base, limits=limits, timeout=timeout_s) as client:
+        end = time.perf_counter() + duration_s
+
+        async def worker() -> None:
+            while time.perf_counter() < end:
+                t = time.perf_counter()
+                try:
+                    response = await client.post(path, json=body())
+                except (httpx.TimeoutException, httpx.TransportError):
+                    row.timeouts += 1
+                    continue
+                elapsed = (time.perf_counter() - t) * 1000
+                if response.status_code == 200:
+                    row.ok += 1
+                    row.latencies_ms.append(elapsed)
+                elif response.status_code == 503:
+                    row.rejected += 1
+                    row.rejected_ms.append(elapsed)
+                else:
+                    row.other += 1
+
+        start, cpu = time.perf_counter(), server.cpu_seconds()
+        await asyncio.gather(*(worker() for _ in range(row.concurrency)))
+        row.seconds, row.cpu_s = time.perf_counter() - start, server.cpu_seconds() - cpu
+        await settle(client)
+    return row
+
+
+async def settle(client: httpx.AsyncClient) -> None:
+    """Wait for an empty model queue, then for one more text: it is computed after all the rest."""
+    while (await client.get("/health/ready", timeout=60)).json().get("queue_depth", 0):
+        await asyncio.sleep(0.2)
+    await client.post("/v1/classify", json={"text": f"settle {time.time_ns()}"}, timeout=120)
+
+
+def single(sampler: TextSampler, hot: bool = False) -> Body:
+    return lambda: {"text": sampler.hot() if hot else sampler.fresh()}
+
+
+def batch(sampler: TextSampler, size: int) -> Body:
+    return lambda: {"items": [{"text": sampler.fresh()} for _ in range(size)]}
+
+
+async def service_phases(server: Server, sampler: TextSampler, duration_s: float) -> list[Row]:
+    rows = []
+    await drive(server, "/v1/classify", single(sampler), Row("warm-up", 4, 1), 1.0)
+    for c in (1, 16, 64):
+        rows.append(await drive(server, "/v1/classify", single(sampler), Row("service", c, 1), duration_s))
+    for c in (1, 4):
+        rows.append(
+            await drive(server, "/v1/classify/batch", batch(sampler, 32), Row("service", c, 32), duration_s)
+        )
+    # (d) the cached path: the hot texts are computed once (one batch request), then repeated.
+    async with httpx.AsyncClient(base_url=server.base, timeout=120) as client:
+        warm = await client.post("/v1/classify/batch", json={"items": [{"text": t} for t in sampler.hot_set]})
+        warm.raise_for_status()
+    rows.append(
+        await drive(
+            server, "/v1/classify", single(sampler, hot=True), Row("service cached", 32, 1), duration_s
+        )
+    )
+    # (e) overload: far more concurrent texts than the model can finish within the client's timeout.
+    rows.append(
+        await drive(
+            server,
+            "/v1/classify",
+            single(sampler),
+            Row("service overload", OVERLOAD_CONCURRENCY, 1),
+            duration_s,
+        )
+    )
+    return rows
+
+
+async def naive_phases(server: Server, sampler: TextSampler, duration_s: float) -> list[Row]:
+    await drive(server, "/v1/classify", single(sampler), Row("warm-up", 4, 1), 1.0)
+    return [
+        await drive(server, "/v1/classify", single(sampler), Row("naive", c, 1), duration_s)
+        for c in (1, 16, 64)
+    ]
+
+
+# --- report -----------------------------------------------------------------------------------
+
+
+def find(rows: list[Row], name: str, concurrency: int, items: int) -> Row | None:
+    return next(
+        (r for r in rows if r.name.startswith(name) and r.concurrency == concurrency and r.items == items),
+        None,
+    )
+
+
+def targets(rows: list[Row], backend: str) -> list[tuple[str, str, bool]]:
+    """(target, measured, passed) for each target whose rows were measured."""
+    out: list[tuple[str, str, bool]] = []
+    svc64, svc16 = find(rows, "service", 64, 1), find(rows, "service", 16, 1)
+    ceil32, naive64 = find(rows, f"ceiling {backend}", 1, 32), find(rows, "naive", 64, 1)
+    cached, overload = (
+        find(rows, "service cached", 32, 1),
+        find(rows, "service overload", OVERLOAD_CONCURRENCY, 1),
+    )
+    if svc64 and ceil32 and ceil32.posts_per_s:
+        ratio = svc64.posts_per_s / ceil32.posts_per_s
+        out.append((f"service c=64 >= 80% of {backend} batch-32 ceiling", f"{ratio:.0%}", ratio >= 0.8))
+    if svc64 and naive64 and naive64.posts_per_s:
+        ratio = svc64.posts_per_s / naive64.posts_per_s
+        out.append(("service c=64 >= 4x naive c=64", f"{ratio:.1f}x", ratio >= 4))
+    if svc16:
+        p99 = percentiles(svc16.latencies_ms)["p99"]
+        out.append(("service c=16 p99 <= 150 ms", f"{p99} ms", p99 is not None and p99 <= 150))
+    if cached:
+        out.append(
+            ("cached >= 2000 req/s", f"{cached.requests_per_s:.0f} req/s", cached.requests_per_s >= 2000)
+        )
+    if overload:
+        out.append(("overload c=512: zero timeouts", f"{overload.timeouts} timeouts", overload.timeouts == 0))
+    return out
+
+
+def print_table(rows: list[Row], checks: list[tuple[str, str, bool]], backend: str) -> None:
+    ceil32 = find(rows, f"ceiling {backend}", 1, 32)
+    naive = {r.concurrency: r for r in rows if r.name == "naive"}
+    head = (
+        f"{'phase':<28}{'conc':>5}{'items':>6}{'req/s':>9}{'posts/s':>9}{'p50':>8}{'p95':>8}{'p99':>8}"
+        f"{'200':>7}{'503':>6}{'t/o':>5}{'503 p50':>9}{'cpu/post':>9}{'/ceil':>7}{'/naive':>7}"
+    )
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        pct, rej = percentiles(r.latencies_ms), percentiles(r.rejected_ms)
+        vs_ceil = (
+            f"{r.posts_per_s / ceil32.posts_per_s:.0%}" if ceil32 and r.name.startswith("service") else ""
+        )
+        base = naive.get(r.concurrency) if r.name == "service" and r.items == 1 else None
+        vs_naive = f"{r.posts_per_s / base.posts_per_s:.1f}x" if base and base.posts_per_s else ""
+        print(
+            f"{r.name:<28}{r.concurrency:>5}{r.items:>6}{r.requests_per_s:>9.1f}{r.posts_per_s:>9.1f}"
+            f"{fmt(pct['p50'])}{fmt(pct['p95'])}{fmt(pct['p99'])}{r.ok:>7}{r.rejected:>6}{r.timeouts:>5}"
+            f"{fmt(rej['p50'], 9)}{fmt(r.cpu_ms_per_post, 9)}{vs_ceil:>7}{vs_naive:>7}"
+        )
+    print(
+        "\nlatencies in ms (200s only; '503 p50' = time to answer 503); cpu/post = CPU ms the server"
+        " (or the model, for the ceiling) spent per post: robust to other load on the machine\n"
+    )
+    for name, measured, passed in checks:
+        print(f"{'PASS' if passed else 'FAIL'}  {name:<48} {measured}")
+
+
+def fmt(value: float | None, width: int = 8) -> str:
+    return f"{value:>{width}.1f}" if value is not None else f"{'-':>{width}}"
+
+
+def redis_reachable(url: str) -> bool:
+    parsed = httpx.URL(url)
+    try:
+        with socket.create_connection((parsed.host or "127.0.0.1", parsed.port or 6379), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m load.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per HTTP phase")
+    parser.add_argument("--ceiling-seconds", type=float, default=6.0, help="seconds per ceiling batch size")
+    parser.add_argument(
+        "--backend",
+        choices=("fp32", "int8"),
+        default=os.environ.get("DIALOGIC_MODEL_BACKEND", "fp32"),
+        help="the servers' model backend (the ceiling measures both)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("DIALOGIC_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        help="the service's cache (used when it answers; else the in-process LRU)",
+    )
+    parser.add_argument("--no-redis", action="store_true", help="use the in-process LRU")
+    parser.add_argument("--posts", type=int, default=2000, help="distinct posts to draw texts from")
+    parser.add_argument("--skip", nargs="*", default=[], choices=("ceiling", "service", "naive"))
+    args = parser.parse_args(argv)
+
+    posts = load_posts(args.posts)
+    redis_url = None if args.no_redis or not redis_reachable(args.redis_url) else args.redis_url
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    env = {"DIALOGIC_MODEL_BACKEND": args.backend, "DIALOGIC_REDIS_URL": redis_url or ""}
+    rows: list[Row] = []
+    if "ceiling" not in args.skip:
+        for backend in ("fp32", "int8"):
+            rows += ceiling(posts[:512], backend, (1, 8, 32), args.ceiling_seconds)
+    if "service" not in args.skip:
+        with serve(service_argv(), env, log_path=REPORTS / f"bench-{stamp}-service.log") as server:
+            rows += asyncio.run(service_phases(server, TextSampler(posts), args.duration))
+    if "naive" not in args.skip:
+        with serve(naive_argv(), env, log_path=REPORTS / f"bench-{stamp}-naive.log") as server:
+            rows += asyncio.run(naive_phases(server, TextSampler(posts), args.duration))
+
+    checks = targets(rows, "fp32")
+    print(
+        f"\nDialogic bench {stamp} UTC, {platform.node()}, {os.cpu_count()} CPUs, "
+        f"backend {args.backend}, cache {'redis' if redis_url else 'memory'}, "
+        f"{args.duration:.0f} s per phase\n"
+    )
+    print_table(rows, checks, "fp32")
+    out = REPORTS / f"bench-{stamp}.json"
+    out.write_text(
+        json.dumps(
+            {
+                "date": stamp,
+                "machine": {
+                    "node": platform.node(),
+                    "cpus": os.cpu_count(),
+                    "processor": platform.processor() or platform.machine(),
+                },
+                "backend": args.backend,
+                "cache": "redis" if redis_url else "memory",
+                "duration_s": args.duration,
+                "rows": [r.summary() for r in rows],
+                "targets": [{"target": n, "measured": m, "pass": p} for n, m, p in checks],
+            },
+            indent=2,
+        )
+    )
+    print(f"\nwrote {out.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
