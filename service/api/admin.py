@@ -1,0 +1,295 @@
+"""The admin dashboard: server-rendered pages under /admin, behind the admin key.
+
+Logging in with `DIALOGIC_ADMIN_KEY` starts a session in an encrypted, signed cookie (AES-GCM with a key
+derived from `DIALOGIC_SESSION_SECRET`), scoped to /admin, HttpOnly and SameSite=Strict. The session also
+holds a CSRF token that every POST action must echo in its form. Pages poll an HTML fragment (rendered
+by the same Jinja templates as the first paint) every few seconds; /admin/api/stats serves the same
+figures as JSON. Unset settings get random values per start: the admin key is then unknowable, so the
+dashboard is effectively off, and a warning says how to turn it on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+from typing import Annotated, Any
+
+from litestar import Request, Response, Router, get, post
+from litestar.connection import ASGIConnection
+from litestar.datastructures import ResponseHeader
+from litestar.di import NamedDependency
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers import HTTPRouteHandler
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.session import SessionMiddleware
+from litestar.middleware.session.client_side import ClientSideSessionBackend, CookieBackendConfig
+from litestar.params import Body
+from litestar.response import Redirect, Template
+from msgspec import Struct
+
+from model.classifier import LABELS
+from service.errors import NOT_READY
+from service.runtime import Runtime
+from service.settings import Settings
+from service.stats import WINDOW
+
+log = logging.getLogger("dialogic.admin")
+SESSION_COOKIE = "dialogic_admin"
+SESSION_MAX_AGE_S = 8 * 3600
+POLL_MS = 3000
+# Everything the pages load is this app's own (no inline script or style), so the policy can be strict.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+    "form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+class LoginForm(Struct):
+    key: str = ""
+
+
+class ActionForm(Struct):
+    csrf: str = ""
+
+
+class _SessionBackend(ClientSideSessionBackend):
+    """Litestar deep-copies a Router when it is registered; the AES-GCM key object cannot be copied."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _SessionBackend:
+        return self
+
+
+class LoginRequired(NotAuthorizedException):
+    """A page was asked for without a session: the browser is sent to the login form."""
+
+
+def _logged_in(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    return connection.session.get("admin") is True
+
+
+def _page_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    if not _logged_in(connection):
+        raise LoginRequired
+
+
+def _api_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    if not _logged_in(connection):
+        raise NotAuthorizedException("Log in at /admin/login.")
+
+
+def _to_login(_: Request[Any, Any, Any], __: LoginRequired) -> Response[Any]:
+    return Redirect("/admin/login", status_code=303)
+
+
+def _check_csrf(request: Request[Any, Any, Any], form: ActionForm) -> None:
+    expected = request.session.get("csrf")
+    if not isinstance(expected, str) or not hmac.compare_digest(form.csrf.encode(), expected.encode()):
+        raise PermissionDeniedException("Missing or stale CSRF token: reload the page and try again.")
+
+
+Form = Annotated[ActionForm, Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+def _flatten(metrics: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """Model-card metrics as (dotted name, value) rows: the card's nesting varies between trainings."""
+    rows: list[tuple[str, Any]] = []
+    for name, value in metrics.items():
+        if isinstance(value, dict):
+            rows.extend(_flatten(value, f"{prefix}{name}."))
+        elif isinstance(value, int | float | str | bool):
+            rows.append((f"{prefix}{name}", value))
+    return rows
+
+
+def sparkline(values: list[float], width: int = 240, height: int = 40) -> str:
+    """SVG polyline points for `values`, scaled to the box (zero at the bottom, the maximum at the top)."""
+    if not values:
+        return ""
+    top = max(values) or 1.0
+    step = width / max(1, len(values) - 1)
+    return " ".join(
+        f"{i * step:.1f},{height - 2 - (v / top) * (height - 4):.1f}" for i, v in enumerate(values)
+    )
+
+
+def pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.1f} %"
+
+
+def ms(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return (
+        f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.0f} ms" if value >= 10 else f"{value:.1f} ms"
+    )
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    s = int(seconds)
+    for unit, size, sub, sub_size in (("d", 86400, "h", 3600), ("h", 3600, "m", 60), ("m", 60, "s", 1)):
+        if s >= size:
+            return f"{s // size} {unit} {(s % size) // sub_size} {sub}"
+    return f"{seconds:.1f} s" if seconds < 10 else f"{s} s"
+
+
+def clock(epoch: float) -> str:
+    return time.strftime("%H:%M:%S", time.gmtime(epoch)) + " UTC"
+
+
+TEMPLATE_HELPERS = {"sparkline": sparkline, "pct": pct, "ms": ms, "duration": duration, "clock": clock}
+
+
+def dashboard_data(runtime: Runtime) -> dict[str, Any]:
+    """Everything the dashboard shows, as plain JSON-able data."""
+    classifier, batcher = runtime.classifier, runtime.batcher
+    model = None
+    if classifier is not None:
+        model = {
+            "name": classifier.name,
+            "version": classifier.version,
+            "backend": classifier.backend,
+            "load_s": runtime.model_load_s,
+            "metrics": _flatten(classifier.metrics),
+        }
+    return {
+        "label_names": list(LABELS),
+        "phase": runtime.phase,
+        "uptime_s": time.time() - runtime.started_at,
+        "model": model,
+        "queue": {"depth": batcher.queue_depth if batcher else 0, "capacity": runtime.settings.queue_size},
+        "cache_status": runtime.cache.status() if runtime.cache is not None else None,
+        **WINDOW.snapshot(),
+    }
+
+
+@get("/login")
+async def login_page(request: Request[Any, Any, Any]) -> Response[Any]:
+    if _logged_in(request):
+        return Redirect("/admin", status_code=303)
+    return Template("admin_login.html", context={"error": None})
+
+
+def login_handler(admin_key: str) -> HTTPRouteHandler:
+    """POST /admin/login, closed over the key so the key lives nowhere else."""
+    expected = admin_key.encode()
+
+    @post("/login", status_code=303)
+    async def login(
+        request: Request[Any, Any, Any],
+        data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+    ) -> Response[Any]:
+        if not hmac.compare_digest(data.key.encode(), expected):
+            log.warning("admin login refused", extra={"event": "admin_login", "ok": False})
+            return Template("admin_login.html", context={"error": "That key is not valid."}, status_code=401)
+        request.set_session({"admin": True, "csrf": secrets.token_urlsafe(32)})
+        log.info("admin login", extra={"event": "admin_login", "ok": True})
+        return Redirect("/admin", status_code=303)
+
+    return login
+
+
+@post("/logout", status_code=303)
+async def logout(request: Request[Any, Any, Any], data: Form) -> Response[Any]:
+    _check_csrf(request, data)
+    request.clear_session()
+    return Redirect("/admin/login", status_code=303)
+
+
+@get("/", guards=[_page_guard], cache_control=None)
+async def dashboard(
+    request: Request[Any, Any, Any], runtime: NamedDependency[Runtime], flushed: int | None = None
+) -> Template:
+    return Template(
+        "admin_dashboard.html",
+        context={
+            "d": dashboard_data(runtime),
+            "csrf": request.session["csrf"],
+            "flushed": flushed,
+            "poll_ms": POLL_MS,
+        },
+    )
+
+
+@get("/panel", guards=[_api_guard])
+async def panel(runtime: NamedDependency[Runtime]) -> Template:
+    """The live part of the dashboard, re-fetched by admin.js."""
+    return Template("admin_panel.html", context={"d": dashboard_data(runtime)})
+
+
+@get("/api/stats", guards=[_api_guard])
+async def stats(runtime: NamedDependency[Runtime]) -> dict[str, Any]:
+    return dashboard_data(runtime)
+
+
+@get("/flush", guards=[_page_guard])
+async def flush_confirm(request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]) -> Template:
+    """The confirmation step: flushing costs every replica a cold cache, so it takes a second click."""
+    status = runtime.cache.status() if runtime.cache is not None else None
+    return Template("admin_flush.html", context={"cache": status, "csrf": request.session["csrf"]})
+
+
+@post("/flush", guards=[_page_guard], status_code=303)
+async def flush(
+    request: Request[Any, Any, Any], data: Form, runtime: NamedDependency[Runtime]
+) -> Response[Any]:
+    _check_csrf(request, data)
+    if runtime.cache is None:
+        raise NOT_READY.exception(f"The service is {runtime.phase}.")
+    removed = await runtime.cache.flush()
+    log.warning("cache flushed from the admin dashboard", extra={"event": "cache_flush", "removed": removed})
+    return Redirect(f"/admin?flushed={removed}", status_code=303)
+
+
+def admin_router(settings: Settings) -> Router:
+    """The /admin routes with their session cookie; random key and secret (and a warning) when unset."""
+    admin_key = settings.admin_key
+    if not admin_key:
+        admin_key = secrets.token_urlsafe(32)
+        log.warning(
+            "DIALOGIC_ADMIN_KEY is unset: /admin uses a random key that is never shown, so the "
+            "dashboard is effectively disabled; set DIALOGIC_ADMIN_KEY to enable it",
+            extra={"event": "admin_key"},
+        )
+    if settings.session_secret:
+        secret = hashlib.sha256(settings.session_secret.encode()).digest()
+    else:
+        secret = secrets.token_bytes(32)
+        log.info(
+            "DIALOGIC_SESSION_SECRET is unset: admin sessions last until this process restarts and "
+            "are not shared between workers",
+            extra={"event": "session_secret"},
+        )
+    session = CookieBackendConfig(
+        secret=secret,
+        key=SESSION_COOKIE,
+        path="/admin",
+        max_age=SESSION_MAX_AGE_S,
+        httponly=True,
+        samesite="strict",
+    )
+    return Router(
+        path="/admin",
+        route_handlers=[
+            login_page,
+            login_handler(admin_key),
+            logout,
+            dashboard,
+            panel,
+            stats,
+            flush_confirm,
+            flush,
+        ],
+        middleware=[DefineMiddleware(SessionMiddleware, backend=_SessionBackend(config=session))],
+        response_headers=[ResponseHeader(name=name, value=value) for name, value in SECURITY_HEADERS.items()],
+        exception_handlers={LoginRequired: _to_login},
+        include_in_schema=False,
+    )
