@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,7 +18,6 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from service.api.classify import ClassifyController
 from service.api.health import HealthController
@@ -27,6 +27,7 @@ from service.cache import RedisCache, build_cache
 from service.errors import problem_details_plugin
 from service.inference.batcher import Batcher
 from service.inference.threads import configure_torch_threads
+from service.metrics import MODEL_LOAD_SECONDS
 from service.observability import RequestContextMiddleware, configure_logging
 from service.ratelimit import RateLimiter
 from service.runtime import (
@@ -40,6 +41,8 @@ from service.runtime import (
 from service.scoring import Scorer
 from service.security import ApiGateMiddleware, KeyRing
 from service.settings import Settings
+from service.stats import TrafficMiddleware
+from service.web import WebPlugin, swagger_ui
 
 log = logging.getLogger("dialogic.app")
 WARMUP_TEXT = "@user thanks for the quick reply, see you tomorrow!"
@@ -50,7 +53,10 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     runtime: Runtime = app.state.runtime
     settings = runtime.settings
     runtime.threads = configure_torch_threads(settings.torch_threads)
+    started = time.perf_counter()
     classifier = await asyncio.to_thread(load_classifier, settings)
+    runtime.model_load_s = time.perf_counter() - started
+    MODEL_LOAD_SECONDS.set(runtime.model_load_s)
     batcher = Batcher(classifier, settings.batch_max_size, settings.batch_max_wait_ms, settings.queue_size,
                       settings.request_timeout_s)
     runtime.classifier, runtime.batcher = classifier, batcher
@@ -87,14 +93,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
         lifespan=[_lifespan],
         state=State({"runtime": Runtime(settings, limiter=limiter)}),
-        middleware=[RequestContextMiddleware(), gate],  # the gate inside: its refusals get a request id
-        plugins=[problem_details_plugin(), JobsPlugin(settings)],  # JobsPlugin: /v1/jobs
+        # The gate innermost: its refusals get a request id and are counted.
+        middleware=[RequestContextMiddleware(), TrafficMiddleware(), gate],
+        # JobsPlugin: /v1/jobs. WebPlugin: /metrics, /admin, /static.
+        plugins=[problem_details_plugin(), JobsPlugin(settings), WebPlugin(settings)],
         request_max_body_size=settings.max_body_bytes,
         logging_config=None,
         openapi_config=OpenAPIConfig(
             title="Dialogic", version="1", path="/schema",
             description="Labels social-media posts as broadcast or conversation. Errors are RFC 9457 "
                         "problem documents (application/problem+json).",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            render_plugins=[swagger_ui()],  # assets served from /static: works offline
         ),
     )
