@@ -85,6 +85,10 @@ def _item(obj: Any, number: int, max_chars: int) -> tuple[str, str]:
 
 
 def _score(args: argparse.Namespace, settings: Settings) -> int:
+    if args.remote:  # the deployment's workers label the file; nothing is loaded here
+        from service.jobs.remote import main as score_remote
+
+        return score_remote(args.remote, args.input, args.output)
     from tqdm import tqdm
 
     from service.runtime import load_classifier
@@ -122,6 +126,12 @@ def _score(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from service.jobs.worker import main as run_worker
+
+    return run_worker(settings)
+
+
 def _pipeline(command: str, extra: list[str]) -> int:
     """Hand the remaining arguments to the pipeline module, imported only now."""
     try:
@@ -146,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("input", type=Path, help="JSONL of id/text objects, or CSV (.csv) with a text column")
     score.add_argument("-o", "--output", type=Path, required=True, help="JSONL of id, label, scores")
     score.add_argument("--batch-size", type=int, default=64, help="texts per forward pass")
+    score.add_argument("--remote", metavar="URL", help="run as a batch job on the API at URL (key: "
+                       "DIALOGIC_REMOTE_API_KEY); the summary goes to OUTPUT.summary.json")
+    commands.add_parser("worker", help="score batch-job chunks from the Redis queue (one process)")
     data = commands.add_parser("data", help="data set commands")
     data.add_subparsers(dest="data_command", required=True).add_parser(
         "build", help="build the training data (model.data.build)", add_help=False)
@@ -170,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         print(hash_key(args.key if args.key is not None else sys.stdin.readline().rstrip("\n")))
         return 0
     settings = Settings.from_env()
-    handlers = {"serve": _serve, "classify": _classify, "score": _score}
+    handlers = {"serve": _serve, "classify": _classify, "score": _score, "worker": _worker}
     return handlers[command](args, settings)
 
 
