@@ -7,6 +7,7 @@ cluster's workers this way, where `dialogic score` without --remote would label 
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -16,9 +17,11 @@ import httpx
 from tqdm import tqdm
 
 from service.jobs.rows import CSV, NDJSON
+from service.security import API_KEY_HEADER
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 UPLOAD_BLOCK = 1 << 20
+API_KEY_ENV = "DIALOGIC_REMOTE_API_KEY"  # a client credential, so not one of the service's Settings
 
 
 def _problem(response: httpx.Response) -> str:
@@ -67,5 +70,7 @@ def score_remote(client: httpx.Client, source: Path, output: Path, poll_s: float
 
 
 def main(url: str, source: Path, output: Path) -> int:
-    with httpx.Client(base_url=url, timeout=httpx.Timeout(30.0, read=300.0)) as client:
+    key = os.environ.get(API_KEY_ENV)
+    headers = {API_KEY_HEADER: key} if key else {}
+    with httpx.Client(base_url=url, headers=headers, timeout=httpx.Timeout(30.0, read=300.0)) as client:
         return score_remote(client, source, output)

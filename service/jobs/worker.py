@@ -74,7 +74,3 @@ def main(settings: Settings | None = None) -> int:
     configure_logging(settings.log_level)
     asyncio.run(serve(settings))
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

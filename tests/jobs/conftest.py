@@ -101,7 +101,7 @@ async def results(client: Client, job_id: str) -> list[dict[str, Any]]:
 
 
 class WorkerProcess:
-    """`python -m service.jobs.worker` configured like `dialogic worker` through DIALOGIC_* variables."""
+    """`dialogic worker` (as `python -m service.cli worker`), configured through DIALOGIC_* variables."""
 
     def __init__(self, settings: Settings, log: Path) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(PREFIX)}
@@ -111,7 +111,11 @@ class WorkerProcess:
         env |= {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
         self.log = log.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "service.jobs.worker"], cwd=ROOT, env=env, stdout=self.log, stderr=self.log
+            [sys.executable, "-m", "service.cli", "worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=self.log,
         )
 
     def kill(self) -> None:
