@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import redis
+from litestar import Litestar
 from litestar.testing import AsyncTestClient, TestClient
 
 from model.classifier import Classifier, Prediction
@@ -207,3 +208,10 @@ def test_score_remote_submits_follows_and_downloads(
     ]
     summary = json.loads((tmp_path / "labels.jsonl.summary.json").read_text())
     assert summary["rows"] == 300 and summary["authors"][0]["author"] == "ann"
+
+
+def test_the_service_app_serves_jobs_and_needs_redis_for_them(client: TestClient[Litestar]) -> None:
+    """create_app registers /v1/jobs; the session app has no DIALOGIC_REDIS_URL, so it answers 503."""
+    response = client.get("/v1/jobs/any")
+    assert response.status_code == 503
+    assert response.json()["type"] == "/problems/jobs-unavailable"
