@@ -17,6 +17,7 @@ from http import HTTPStatus
 from typing import Any
 
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.plugins.problem_details import (
     ProblemDetailsConfig,
     ProblemDetailsException,
@@ -62,6 +63,13 @@ UNAUTHORIZED = ProblemKind(401, "unauthorized", "Missing or invalid API key")
 TOO_MANY_REQUESTS = ProblemKind(429, "rate-limited", "Too many requests")
 INTERNAL = ProblemKind(500, "internal", "Internal server error")
 _RETRY = {"Retry-After": str(RETRY_AFTER_S)}
+
+
+def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the problems a handler answers: application/problem+json, where Litestar
+    would otherwise document its 400 as application/json and leave the others out."""
+    return {status: ResponseSpec(Problem, description=HTTPStatus(status).phrase, generate_examples=False,
+                                 media_type="application/problem+json") for status in statuses}
 
 
 def _from_http(exc: HTTPException) -> ProblemDetailsException:

@@ -15,7 +15,13 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from model.classifier import Classifier
-from service.errors import INVALID_REQUEST, INVALID_TEXT, TOO_MANY_ITEMS, UNSUPPORTED_MEDIA_TYPE
+from service.errors import (
+    INVALID_REQUEST,
+    INVALID_TEXT,
+    TOO_MANY_ITEMS,
+    UNSUPPORTED_MEDIA_TYPE,
+    problem_responses,
+)
 from service.schemas import (
     BatchItem,
     BatchRequest,
@@ -32,6 +38,7 @@ from service.security import DEADLINE_OPT
 from service.settings import Settings
 
 R = TypeVar("R", ClassifyResult, BatchItem)
+PROBLEMS = problem_responses(400, 401, 413, 415, 422, 429, 503)
 
 
 async def require_json(request: Request[Any, Any, Any]) -> None:
@@ -58,7 +65,7 @@ class ClassifyController(Controller):
     tags = ["classify"]  # noqa: RUF012  (Litestar reads this class attribute)
     opt = {DEADLINE_OPT: True}  # noqa: RUF012  (bounded JSON bodies: the whole request has a deadline)
 
-    @post("/", status_code=200, before_request=require_json, summary="Label one post")
+    @post("/", status_code=200, before_request=require_json, summary="Label one post", responses=PROBLEMS)
     async def classify(self, data: JSONBody[ClassifyRequest], scorer: NamedDependency[Scorer],
                        classifier: NamedDependency[Classifier],
                        settings: NamedDependency[Settings]) -> ClassifyResult:
@@ -69,7 +76,7 @@ class ClassifyController(Controller):
         [scored] = await scorer.score([text])
         return _result(ClassifyResult, data.id, scored, classifier)
 
-    @post("/batch", status_code=200, before_request=require_json,
+    @post("/batch", status_code=200, before_request=require_json, responses=PROBLEMS,
           summary="Label many posts; invalid items get an error in their slot")
     async def classify_batch(self, data: JSONBody[BatchRequest], scorer: NamedDependency[Scorer],
                              classifier: NamedDependency[Classifier],
