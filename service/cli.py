@@ -12,6 +12,7 @@ import argparse
 import csv
 import importlib
 import json
+import signal
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
@@ -33,7 +34,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
     # One process: the model, its thread pool and the batcher are sized for the whole container.
     # On SIGTERM uvicorn stops accepting, lets in-flight requests finish for up to the grace period, then
-    # runs the lifespan shutdown (not ready, drain the batcher, close the cache).
+    # runs the lifespan shutdown (not ready, drain the batcher, close the cache). Uvicorn then re-raises
+    # the signal it caught to the handler it found; a no-op one makes a clean drain exit 0, not 143.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, workers=1, log_config=None,
                 access_log=False,  # our access log is structured and carries the request id
                 timeout_graceful_shutdown=settings.shutdown_grace_s)
