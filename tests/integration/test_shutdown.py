@@ -98,7 +98,8 @@ async def test_sigterm_under_load_drains_and_exits_zero(tmp_path: Path) -> None:
                                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         await wait_ready(port, proc)
-        tally, stop, sigterm_at, counter = Tally(), asyncio.Event(), [], itertools.count()
+        tally, stop, counter = Tally(), asyncio.Event(), itertools.count()
+        sigterm_at: list[float] = []
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30,
                                      limits=httpx.Limits(max_connections=LOOPS)) as http:
             tasks = [asyncio.create_task(load(http, tally, stop, sigterm_at, counter)) for _ in range(LOOPS)]
