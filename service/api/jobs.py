@@ -19,9 +19,10 @@ from litestar.params import FromPath
 from litestar.plugins import InitPluginProtocol
 from litestar.response import Stream
 
-from service.errors import UNSUPPORTED_MEDIA_TYPE, ProblemKind
+from service.errors import UNSUPPORTED_MEDIA_TYPE, ProblemKind, problem_responses
 from service.jobs.rows import FORMATS, NDJSON, HeaderError, parser_for
 from service.jobs.store import OPEN, JobStatus, JobStore, State
+from service.jobs.summary import JobSummary
 from service.settings import Settings
 
 JOB_NOT_FOUND = ProblemKind(404, "job-not-found", "Job not found")
@@ -31,6 +32,8 @@ UPLOAD_TOO_LARGE = ProblemKind(413, "upload-too-large", "Upload too large")
 INVALID_UPLOAD = ProblemKind(422, "invalid-upload", "Invalid upload")
 JOBS_UNAVAILABLE = ProblemKind(503, "jobs-unavailable", "Batch jobs unavailable")
 BASE = "/v1/jobs"
+READ_PROBLEMS = problem_responses(401, 404, 429, 503)
+DONE_PROBLEMS = problem_responses(401, 404, 409, 429, 503)
 
 
 class JobView(JobStatus, kw_only=True):
@@ -86,6 +89,7 @@ class JobsController(Controller):
     @post(
         "/",
         status_code=202,
+        responses=problem_responses(401, 413, 415, 422, 429, 503),
         request_max_body_size=None,  # the app-wide limit is for JSON requests; _limited applies ours
         summary="Submit an NDJSON or CSV file of posts (id, text, author?, created_at?) as a job",
     )
@@ -107,11 +111,16 @@ class JobsController(Controller):
         view = _view(await jobs.status(job_id))
         return Response(view, status_code=202, headers={"Location": view.links["self"]})
 
-    @get("/{job_id:str}", summary="A job's state, progress and error count", cache_control=None)
+    @get("/{job_id:str}", summary="A job's state, progress and error count", responses=READ_PROBLEMS)
     async def status(self, job_id: FromPath[str], jobs: NamedDependency[Jobs]) -> JobView:
         return _view(await jobs.status(job_id))
 
-    @delete("/{job_id:str}", status_code=200, summary="Cancel a job: chunks not yet scored never will be")
+    @delete(
+        "/{job_id:str}",
+        status_code=200,
+        summary="Cancel a job: chunks not yet scored never will be",
+        responses=DONE_PROBLEMS,
+    )
     async def cancel(self, job_id: FromPath[str], jobs: NamedDependency[Jobs]) -> JobView:
         before = await jobs.store.transition(job_id, State.CANCELLED, *OPEN)
         status = await jobs.status(job_id)
@@ -119,7 +128,11 @@ class JobsController(Controller):
             raise JOB_FINISHED.exception(f"The job already {before}; there is nothing to cancel.")
         return _view(status)
 
-    @get("/{job_id:str}/results", summary="Results as NDJSON ({id, label, scores}), in input order")
+    @get(
+        "/{job_id:str}/results",
+        summary="Results as NDJSON ({id, label, scores}), in input order",
+        responses=DONE_PROBLEMS,
+    )
     async def results(self, job_id: FromPath[str], jobs: NamedDependency[Jobs]) -> Stream:
         status = await jobs.succeeded(job_id)
 
@@ -129,7 +142,11 @@ class JobsController(Controller):
 
         return Stream(lines(), media_type=NDJSON)
 
-    @get("/{job_id:str}/errors", summary="Rejected lines as NDJSON ({line, reason, id?}); never the text")
+    @get(
+        "/{job_id:str}/errors",
+        summary="Rejected lines as NDJSON ({line, reason, id?}); never the text",
+        responses=READ_PROBLEMS,
+    )
     async def errors(self, job_id: FromPath[str], jobs: NamedDependency[Jobs]) -> Stream:
         await jobs.status(job_id)
 
@@ -139,10 +156,17 @@ class JobsController(Controller):
 
         return Stream(lines(), media_type=NDJSON)
 
-    @get("/{job_id:str}/summary", summary="Label counts and per-author broadcast ratios and streaks")
-    async def summary(self, job_id: FromPath[str], jobs: NamedDependency[Jobs]) -> Response[bytes]:
+    @get(
+        "/{job_id:str}/summary",
+        summary="Label counts and per-author broadcast ratios and streaks",
+        responses=DONE_PROBLEMS,
+    )
+    async def summary(self, job_id: FromPath[str], jobs: NamedDependency[Jobs]) -> JobSummary:
         await jobs.succeeded(job_id)
-        return Response(await jobs.store.summary(job_id) or b"{}", media_type="application/json")
+        summary = await jobs.store.summary(job_id)
+        if summary is None:
+            raise JOB_NOT_FOUND.exception(f"The summary of job {job_id} has expired.")
+        return summary
 
 
 class JobsPlugin(InitPluginProtocol):

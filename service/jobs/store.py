@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 from saq.queue.redis import RedisQueue
 
 from service.jobs.rows import InputRow, JobResult, LineError, Parser
-from service.jobs.summary import summarize
+from service.jobs.summary import JobSummary, summarize
 from service.settings import Settings
 
 CHUNK_FUNCTION = "process_chunk"
@@ -250,8 +250,9 @@ class JobStore:
             yield [self._error.decode(item) for item in page if isinstance(item, bytes)]
             start += len(page)
 
-    async def summary(self, job_id: str) -> bytes | None:
-        return await self._get(self.key(job_id, "summary"))
+    async def summary(self, job_id: str) -> JobSummary | None:
+        blob = await self._get(self.key(job_id, "summary"))
+        return msgspec.json.decode(blob, type=JobSummary) if blob else None
 
 
 def _text(value: bytes | str) -> str:
