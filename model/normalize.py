@@ -18,6 +18,7 @@ _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
 # Zero-width and bidi controls carry no meaning for the label but change the cache key.
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _SPACE = re.compile(r"\s+")
+_MAX_PASSES = 8
 
 
 def _strip_controls(text: str) -> str:
@@ -28,13 +29,25 @@ def _strip_controls(text: str) -> str:
     return "".join(ch for ch in text if ch in "\t\n\r" or unicodedata.category(ch)[0] != "C")
 
 
+def _mask(text: str) -> str:
+    text = _SPACE.sub(" ", unicodedata.normalize("NFC", text))
+    text = _URL.sub("http", _EMAIL.sub("email", text))
+    return _HANDLE.sub("@user", text).strip()
+
+
 def normalize(text: str) -> str:
-    """Return the canonical form of a post: NFC, no control or invisible characters, masked
-    e-mail addresses, links and handles, single spaces, trimmed."""
-    text = unicodedata.normalize("NFC", text)
-    text = _INVISIBLE.sub("", text)
-    text = _strip_controls(text)
-    text = _EMAIL.sub("email", text)
-    text = _URL.sub("http", text)
-    text = _HANDLE.sub("@user", text)
-    return _SPACE.sub(" ", text).strip()
+    """Return the canonical form of a post: no control or invisible characters, NFC, masked e-mail
+    addresses, links and handles, single spaces, trimmed.
+
+    Idempotent, so a normalised text keys the cache exactly like its original. One masking pass is not:
+    a mask can complete a new match ("www.x ://y" -> "http ://y"; "@x" + a combining accent -> "@user"
+    + accent, which NFC then composes into the handle), so the pass repeats until nothing changes
+    (two passes for ordinary posts; the bound only guards against a pathological input).
+    """
+    text = _strip_controls(_INVISIBLE.sub("", text))
+    for _ in range(_MAX_PASSES):
+        masked = _mask(text)
+        if masked == text:
+            break
+        text = masked
+    return text
