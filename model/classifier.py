@@ -11,22 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# Idle OpenMP threads sleep instead of spinning: spinning steals the core the event loop needs.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import numpy as np
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from transformers import AutoModelForSequenceClassification, AutoTokenizer  # noqa: E402
-
-from model.normalize import NORMALIZE_VERSION, normalize  # noqa: E402
+from model.normalize import NORMALIZE_VERSION, normalize
 
 LABELS: tuple[str, str] = ("broadcast", "conversation")
 ARTIFACT_DIR = Path(__file__).parent / "artifacts" / "dialogic-minilm"
