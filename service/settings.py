@@ -28,13 +28,13 @@ class Settings:
     max_body_bytes: int = 8 * 1024 * 1024  # request body limit (413 beyond)
     batch_max_size: int = 32  # largest micro-batch sent to the model
     batch_max_wait_ms: float = 4.0  # how long the batcher waits to fill a micro-batch
-    queue_size: int = 2048  # texts waiting for the model before requests get 503
+    queue_size: int = 256  # texts waiting for the model before requests get 503 (about 3-5 s of work on 2 cores)
     request_timeout_s: float = 30.0  # longest a request may wait for the model
     redis_url: str | None = None  # Redis for the result cache (unset: in-process LRU)
     cache_ttl: int = 7 * 24 * 3600  # result-cache time to live, seconds
     cache_prefix: str = "dialogic"  # namespace prefix of cache keys
     cache_size: int = 100_000  # entries of the in-process LRU
-    redis_timeout_ms: float = 25.0  # per Redis operation; slower counts as a failure
+    redis_timeout_ms: float = 50.0  # per Redis operation; slower counts as a failure
     log_level: str = "INFO"  # log level
     max_upload_bytes: int = 200 * 1024 * 1024  # batch-job upload limit, bytes (413 beyond)
     job_chunk_size: int = 500  # rows per batch-job chunk: the unit of work, retry and checkpoint
