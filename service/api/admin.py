@@ -28,7 +28,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.session import SessionMiddleware
 from litestar.middleware.session.client_side import ClientSideSessionBackend, CookieBackendConfig
-from litestar.params import Body
+from litestar.params import Body, FromQuery
 from litestar.response import Redirect, Template
 from msgspec import Struct
 
@@ -206,7 +206,7 @@ async def logout(request: Request[Any, Any, Any], data: Form) -> Response[Any]:
 
 @get("/", guards=[_page_guard], cache_control=None)
 async def dashboard(
-    request: Request[Any, Any, Any], runtime: NamedDependency[Runtime], flushed: int | None = None
+    request: Request[Any, Any, Any], runtime: NamedDependency[Runtime], flushed: FromQuery[int | None] = None
 ) -> Template:
     return Template(
         "admin_dashboard.html",

@@ -137,7 +137,6 @@ def test_dashboard_follows_traffic(
     wait_until(page, lambda: int(metric(page, "requests-window")) >= requests_before + 7, "the new requests")
     labelled_after = int(metric(page, "count-broadcast")) + int(metric(page, "count-conversation"))
     assert labelled_after - labelled_before == len(posts)
-    assert metric(page, "rps") != "0.0"
     assert metric(page, "p50").endswith("p50") and metric(page, "p50")[0].isdigit()
     errors = page.locator("table.errors").inner_text()
     assert "admin-test-too-long" in errors and "422" in errors and "/v1/classify" in errors
