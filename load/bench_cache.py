@@ -32,15 +32,16 @@ from service.scoring import Scorer
 REPORTS = Path(__file__).parent / "reports"
 
 
-async def measure(scorer: Scorer, texts: Sequence[str], batch: int, seconds: float,
-                  cycle: bool) -> dict[str, Any]:
+async def measure(
+    scorer: Scorer, texts: Sequence[str], batch: int, seconds: float, cycle: bool
+) -> dict[str, Any]:
     """Sequential score() calls over `texts` (once, or cycling) for at most `seconds`."""
     latencies, done, cached = [], 0, 0
     start = time.perf_counter()
     while time.perf_counter() - start < seconds:
         for i in range(0, len(texts), batch):
             t0 = time.perf_counter()
-            out = await scorer.score(texts[i:i + batch])
+            out = await scorer.score(texts[i : i + batch])
             latencies.append(time.perf_counter() - t0)
             done, cached = done + len(out), cached + sum(s.cached for s in out)
             if time.perf_counter() - start >= seconds:
@@ -49,10 +50,16 @@ async def measure(scorer: Scorer, texts: Sequence[str], batch: int, seconds: flo
             break
     elapsed = time.perf_counter() - start
     ms = sorted(x * 1000 for x in latencies)
-    return {"batch": batch, "calls": len(ms), "texts": done, "cached_share": round(cached / done, 3),
-            "seconds": round(elapsed, 3), "texts_per_s": round(done / elapsed, 1),
-            "p50_ms": round(statistics.median(ms), 3),
-            "p99_ms": round(ms[min(len(ms) - 1, int(len(ms) * 0.99))], 3)}
+    return {
+        "batch": batch,
+        "calls": len(ms),
+        "texts": done,
+        "cached_share": round(cached / done, 3),
+        "seconds": round(elapsed, 3),
+        "texts_per_s": round(done / elapsed, 1),
+        "p50_ms": round(statistics.median(ms), 3),
+        "p99_ms": round(ms[min(len(ms) - 1, int(len(ms) * 0.99))], 3),
+    }
 
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
@@ -72,8 +79,12 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     memory = MemoryCache(max_entries=len(texts) * 2, ttl_s=3600)
     uncached = Scorer(memory, model, classifier.version, "bench")
-    rows.append({"mode": "uncached (model)",
-                 **await measure(uncached, texts, args.batch, args.model_seconds, cycle=False)})
+    rows.append(
+        {
+            "mode": "uncached (model)",
+            **await measure(uncached, texts, args.batch, args.model_seconds, cycle=False),
+        }
+    )
     texts = list(computed)  # what the model got through within its time budget
     prefix = f"dialogic-bench-{uuid.uuid4().hex[:8]}"
     redis = RedisCache.from_url(args.redis_url, prefix=prefix, ttl_s=600, timeout_ms=args.redis_timeout_ms)
@@ -91,9 +102,15 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         await redis.flush()
         await redis.close()
-    return {"at": datetime.now(UTC).isoformat(timespec="seconds"), "model": classifier.name,
-            "model_version": classifier.version, "torch_threads": torch.get_num_threads(),
-            "python": platform.python_version(), "texts": len(texts), "rows": rows}
+    return {
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "model": classifier.name,
+        "model_version": classifier.version,
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "texts": len(texts),
+        "rows": rows,
+    }
 
 
 def table(rows: list[dict[str, Any]]) -> str:

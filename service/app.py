@@ -57,8 +57,13 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     classifier = await asyncio.to_thread(load_classifier, settings)
     runtime.model_load_s = time.perf_counter() - started
     MODEL_LOAD_SECONDS.set(runtime.model_load_s)
-    batcher = Batcher(classifier, settings.batch_max_size, settings.batch_max_wait_ms, settings.queue_size,
-                      settings.request_timeout_s)
+    batcher = Batcher(
+        classifier,
+        settings.batch_max_size,
+        settings.batch_max_wait_ms,
+        settings.queue_size,
+        settings.request_timeout_s,
+    )
     runtime.classifier, runtime.batcher = classifier, batcher
     batcher.start()
     await batcher.predict([WARMUP_TEXT])
@@ -67,8 +72,15 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     if runtime.limiter is not None and isinstance(runtime.cache, RedisCache):
         runtime.limiter.redis = runtime.cache  # shared counts across replicas
     runtime.phase = "ready"
-    log.info("ready", extra={"model": classifier.name, "version": classifier.version,
-                             "backend": classifier.backend, "threads": runtime.threads})
+    log.info(
+        "ready",
+        extra={
+            "model": classifier.name,
+            "version": classifier.version,
+            "backend": classifier.backend,
+            "threads": runtime.threads,
+        },
+    )
     try:
         yield
     finally:
@@ -100,9 +112,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_max_body_size=settings.max_body_bytes,
         logging_config=None,
         openapi_config=OpenAPIConfig(
-            title="Dialogic", version="1", path="/schema",
+            title="Dialogic",
+            version="1",
+            path="/schema",
             description="Labels social-media posts as broadcast or conversation. Errors are RFC 9457 "
-                        "problem documents (application/problem+json).",
+            "problem documents (application/problem+json).",
             render_plugins=[swagger_ui()],  # assets served from /static: works offline
         ),
     )

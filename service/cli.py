@@ -37,9 +37,15 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     # runs the lifespan shutdown (not ready, drain the batcher, close the cache). Uvicorn then re-raises
     # the signal it caught to the handler it found; a no-op one makes a clean drain exit 0, not 143.
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, workers=1, log_config=None,
-                access_log=False,  # our access log is structured and carries the request id
-                timeout_graceful_shutdown=settings.shutdown_grace_s)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        workers=1,
+        log_config=None,
+        access_log=False,  # our access log is structured and carries the request id
+        timeout_graceful_shutdown=settings.shutdown_grace_s,
+    )
     return 0
 
 
@@ -159,12 +165,17 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("input", type=Path, help="JSONL of id/text objects, or CSV (.csv) with a text column")
     score.add_argument("-o", "--output", type=Path, required=True, help="JSONL of id, label, scores")
     score.add_argument("--batch-size", type=int, default=64, help="texts per forward pass")
-    score.add_argument("--remote", metavar="URL", help="run as a batch job on the API at URL (key: "
-                       "DIALOGIC_REMOTE_API_KEY); the summary goes to OUTPUT.summary.json")
+    score.add_argument(
+        "--remote",
+        metavar="URL",
+        help="run as a batch job on the API at URL (key: "
+        "DIALOGIC_REMOTE_API_KEY); the summary goes to OUTPUT.summary.json",
+    )
     commands.add_parser("worker", help="score batch-job chunks from the Redis queue (one process)")
     data = commands.add_parser("data", help="data set commands")
     data.add_subparsers(dest="data_command", required=True).add_parser(
-        "build", help="build the training data (model.data.build)", add_help=False)
+        "build", help="build the training data (model.data.build)", add_help=False
+    )
     commands.add_parser("train", help="train the classifier (model.train)", add_help=False)
     commands.add_parser("evaluate", help="evaluate an artifact (model.evaluate)", add_help=False)
     hash_key = commands.add_parser("hash-key", help="print an API key's digest for DIALOGIC_API_KEYS")

@@ -44,11 +44,18 @@ class ProblemKind:
     def body(self, detail: str) -> Problem:
         return Problem(type=TYPE_BASE + self.slug, title=self.title, status=self.status, detail=detail)
 
-    def exception(self, detail: str, *, headers: dict[str, str] | None = None,
-                  **extra: Any) -> ProblemDetailsException:
+    def exception(
+        self, detail: str, *, headers: dict[str, str] | None = None, **extra: Any
+    ) -> ProblemDetailsException:
         """The exception the ProblemDetailsPlugin renders; `extra` become extension members."""
-        return ProblemDetailsException(status_code=self.status, type_=TYPE_BASE + self.slug, title=self.title,
-                                       detail=detail, headers=headers, extra=extra or None)
+        return ProblemDetailsException(
+            status_code=self.status,
+            type_=TYPE_BASE + self.slug,
+            title=self.title,
+            detail=detail,
+            headers=headers,
+            extra=extra or None,
+        )
 
 
 INVALID_REQUEST = ProblemKind(400, "invalid-request", "Invalid request")
@@ -68,8 +75,15 @@ _RETRY = {"Retry-After": str(RETRY_AFTER_S)}
 def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
     """OpenAPI entries for the problems a handler answers: application/problem+json, where Litestar
     would otherwise document its 400 as application/json and leave the others out."""
-    return {status: ResponseSpec(Problem, description=HTTPStatus(status).phrase, generate_examples=False,
-                                 media_type="application/problem+json") for status in statuses}
+    return {
+        status: ResponseSpec(
+            Problem,
+            description=HTTPStatus(status).phrase,
+            generate_examples=False,
+            media_type="application/problem+json",
+        )
+        for status in statuses
+    }
 
 
 def _from_http(exc: HTTPException) -> ProblemDetailsException:
@@ -77,8 +91,13 @@ def _from_http(exc: HTTPException) -> ProblemDetailsException:
         errors = exc.extra if isinstance(exc.extra, list) else []
         return INVALID_REQUEST.exception("The request body does not match the schema.", errors=errors)
     phrase = HTTPStatus(exc.status_code).phrase
-    return ProblemDetailsException(status_code=exc.status_code, type_="about:blank", title=phrase,
-                                   detail=exc.detail or phrase, headers=exc.headers)
+    return ProblemDetailsException(
+        status_code=exc.status_code,
+        type_="about:blank",
+        title=phrase,
+        detail=exc.detail or phrase,
+        headers=exc.headers,
+    )
 
 
 def _from_overloaded(exc: Overloaded) -> ProblemDetailsException:
@@ -101,11 +120,15 @@ def _from_unexpected(exc: Exception) -> ProblemDetailsException:
 
 
 def problem_details_plugin() -> ProblemDetailsPlugin:
-    return ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map={
-        HTTPException: _from_http,
-        Overloaded: _from_overloaded,
-        DeadlineExceeded: _from_deadline,
-        RecursionError: _from_undecodable,
-        UnicodeDecodeError: _from_undecodable,
-        Exception: _from_unexpected,
-    }))
+    return ProblemDetailsPlugin(
+        ProblemDetailsConfig(
+            exception_to_problem_detail_map={
+                HTTPException: _from_http,
+                Overloaded: _from_overloaded,
+                DeadlineExceeded: _from_deadline,
+                RecursionError: _from_undecodable,
+                UnicodeDecodeError: _from_undecodable,
+                Exception: _from_unexpected,
+            }
+        )
+    )

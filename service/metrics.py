@@ -15,7 +15,8 @@ import os
 from prometheus_client import Counter, Gauge, Histogram, multiprocess
 
 CACHE_LOOKUPS = Counter(
-    "dialogic_cache_lookups_total", "Result-cache lookups per distinct key, by outcome (hit or miss).",
+    "dialogic_cache_lookups_total",
+    "Result-cache lookups per distinct key, by outcome (hit or miss).",
     ["backend", "result"],
 )
 CACHE_ERRORS = Counter(
@@ -24,43 +25,55 @@ CACHE_ERRORS = Counter(
     ["backend", "op"],
 )
 CACHE_SKIPPED = Counter(
-    "dialogic_cache_skipped_total", "Cache operations skipped because the circuit breaker is open.",
+    "dialogic_cache_skipped_total",
+    "Cache operations skipped because the circuit breaker is open.",
     ["backend", "op"],
 )
 CACHE_OP_SECONDS = Histogram(
-    "dialogic_cache_op_seconds", "Latency of cache round trips, failures and timeouts included.",
+    "dialogic_cache_op_seconds",
+    "Latency of cache round trips, failures and timeouts included.",
     ["backend", "op"],
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
 )
 CACHE_BREAKER_STATE = Gauge(
-    "dialogic_cache_breaker_state", "Cache circuit breaker: 0 closed, 1 half-open, 2 open.", ["backend"],
+    "dialogic_cache_breaker_state",
+    "Cache circuit breaker: 0 closed, 1 half-open, 2 open.",
+    ["backend"],
 )
 SCORER_COALESCED = Counter(
     "dialogic_scorer_coalesced_total",
     "Texts that waited on an identical in-flight computation instead of running the model again.",
 )
 HTTP_REQUESTS = Counter(
-    "dialogic_http_requests_total", "HTTP requests answered, by route template (never the raw path).",
+    "dialogic_http_requests_total",
+    "HTTP requests answered, by route template (never the raw path).",
     ["method", "route", "status"],
 )
 HTTP_SECONDS = Histogram(
-    "dialogic_http_request_duration_seconds", "Time from request start to the end of the response body.",
+    "dialogic_http_request_duration_seconds",
+    "Time from request start to the end of the response body.",
     ["method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
 BATCH_SIZE = Histogram(
-    "dialogic_batch_size", "Texts per micro-batch handed to the model.",
+    "dialogic_batch_size",
+    "Texts per micro-batch handed to the model.",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
 )
 QUEUE_DEPTH = Gauge(
-    "dialogic_queue_depth", "Texts waiting for a micro-batch (summed over live worker processes).",
+    "dialogic_queue_depth",
+    "Texts waiting for a micro-batch (summed over live worker processes).",
     multiprocess_mode="livesum",
 )
 MODEL_LOAD_SECONDS = Gauge(
-    "dialogic_model_load_seconds", "How long loading the model took at startup.", multiprocess_mode="livemax",
+    "dialogic_model_load_seconds",
+    "How long loading the model took at startup.",
+    multiprocess_mode="livemax",
 )
 PREDICTIONS = Counter(
-    "dialogic_predictions_total", "Results returned, by label (cache hits included).", ["label"],
+    "dialogic_predictions_total",
+    "Results returned, by label (cache hits included).",
+    ["label"],
 )
 
 

@@ -96,8 +96,13 @@ class RequestContextMiddleware(ASGIMiddleware):
         try:
             await next_app(scope, receive, send_with_id)
         finally:
-            access_log.info("request", extra={
-                "method": scope.get("method"), "path": scope.get("path"), "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-            })
+            access_log.info(
+                "request",
+                extra={
+                    "method": scope.get("method"),
+                    "path": scope.get("path"),
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
             request_id.reset(token)

@@ -38,8 +38,11 @@ class Decision:
 
     def headers(self) -> dict[str, str]:
         remaining = max(0, self.limit - self.count)
-        out = {"RateLimit-Limit": str(self.limit), "RateLimit-Remaining": str(remaining),
-               "RateLimit-Reset": str(self.reset_s)}
+        out = {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(remaining),
+            "RateLimit-Reset": str(self.reset_s),
+        }
         if not self.allowed:
             out["Retry-After"] = str(self.reset_s)
         return out

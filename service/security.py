@@ -52,8 +52,10 @@ class KeyRing:
             raise ValueError("DIALOGIC_API_KEYS is set but lists no digest")
         for digest in digests:
             if not _DIGEST.fullmatch(digest):
-                raise ValueError("DIALOGIC_API_KEYS must list SHA-256 hex digests (64 lowercase hex "
-                                 "characters, see `dialogic hash-key`), not keys")
+                raise ValueError(
+                    "DIALOGIC_API_KEYS must list SHA-256 hex digests (64 lowercase hex "
+                    "characters, see `dialogic hash-key`), not keys"
+                )
         self.digests = digests
 
     @classmethod
@@ -86,8 +88,10 @@ class ApiGateMiddleware(ASGIMiddleware):
     def __init__(self, keys: KeyRing | None, limiter: RateLimiter | None, timeout_s: float) -> None:
         self.keys, self.limiter, self.timeout_s = keys, limiter, timeout_s
         if keys is None:
-            log.warning("DIALOGIC_API_KEYS is unset: /v1 is open to anyone who can reach it",
-                        extra={"event": "api_keys_unset"})
+            log.warning(
+                "DIALOGIC_API_KEYS is unset: /v1 is open to anyone who can reach it",
+                extra={"event": "api_keys_unset"},
+            )
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         if not scope["path"].startswith(PROTECTED_PREFIX):
@@ -99,8 +103,11 @@ class ApiGateMiddleware(ASGIMiddleware):
             key_id = self.keys.identify(request.headers.get(API_KEY_HEADER))
             if key_id is None:
                 detail = "Send a valid API key in the X-API-Key header."
-                await _refuse(request, send, UNAUTHORIZED.exception(
-                    detail, headers={"WWW-Authenticate": 'ApiKey header="X-API-Key"'}))
+                await _refuse(
+                    request,
+                    send,
+                    UNAUTHORIZED.exception(detail, headers={"WWW-Authenticate": 'ApiKey header="X-API-Key"'}),
+                )
                 return
             client = key_id
         headers: dict[str, str] = {}
@@ -108,9 +115,14 @@ class ApiGateMiddleware(ASGIMiddleware):
             decision = await self.limiter.hit(client)
             headers = decision.headers()
             if not decision.allowed:
-                await _refuse(request, send, TOO_MANY_REQUESTS.exception(
-                    f"More than {decision.limit} requests a minute; retry in {decision.reset_s} s.",
-                    headers=headers))
+                await _refuse(
+                    request,
+                    send,
+                    TOO_MANY_REQUESTS.exception(
+                        f"More than {decision.limit} requests a minute; retry in {decision.reset_s} s.",
+                        headers=headers,
+                    ),
+                )
                 return
         started = False
 
@@ -132,9 +144,14 @@ class ApiGateMiddleware(ASGIMiddleware):
         except TimeoutError:
             if started:  # too late for a problem document: the client sees the connection close
                 raise
-            await _refuse(request, send_with_headers, REQUEST_TIMEOUT.exception(
-                f"The request did not complete within {self.timeout_s:g} s; retry shortly.",
-                headers={"Retry-After": str(RETRY_AFTER_S)}))
+            await _refuse(
+                request,
+                send_with_headers,
+                REQUEST_TIMEOUT.exception(
+                    f"The request did not complete within {self.timeout_s:g} s; retry shortly.",
+                    headers={"Retry-After": str(RETRY_AFTER_S)},
+                ),
+            )
 
 
 async def _refuse(request: Request, send: Send, exc: ProblemDetailsException) -> None:

@@ -28,7 +28,9 @@ class Settings:
     max_body_bytes: int = 8 * 1024 * 1024  # request body limit (413 beyond)
     batch_max_size: int = 32  # largest micro-batch sent to the model
     batch_max_wait_ms: float = 4.0  # how long the batcher waits to fill a micro-batch
-    queue_size: int = 256  # texts waiting for the model before requests get 503 (about 3-5 s of work on 2 cores)
+    queue_size: int = (
+        256  # texts waiting for the model before requests get 503 (about 3-5 s of work on 2 cores)
+    )
     request_timeout_s: float = 30.0  # longest a request may wait for the model
     redis_url: str | None = None  # Redis for the result cache (unset: in-process LRU)
     cache_ttl: int = 7 * 24 * 3600  # result-cache time to live, seconds

@@ -17,9 +17,20 @@ def test_readme_configuration_table_is_current() -> None:
 
 
 def test_from_env_converts_types() -> None:
-    s = Settings.from_env({"DIALOGIC_PORT": "9001", "DIALOGIC_BATCH_MAX_WAIT_MS": "2.5",
-                           "DIALOGIC_MODEL_DIR": "/tmp/m", "DIALOGIC_REDIS_URL": "redis://h:1/0"})
-    assert (s.port, s.batch_max_wait_ms, s.model_dir, s.redis_url) == (9001, 2.5, Path("/tmp/m"), "redis://h:1/0")
+    s = Settings.from_env(
+        {
+            "DIALOGIC_PORT": "9001",
+            "DIALOGIC_BATCH_MAX_WAIT_MS": "2.5",
+            "DIALOGIC_MODEL_DIR": "/tmp/m",
+            "DIALOGIC_REDIS_URL": "redis://h:1/0",
+        }
+    )
+    assert (s.port, s.batch_max_wait_ms, s.model_dir, s.redis_url) == (
+        9001,
+        2.5,
+        Path("/tmp/m"),
+        "redis://h:1/0",
+    )
 
 
 def test_from_env_ignores_empty_and_keeps_defaults() -> None:

@@ -51,8 +51,13 @@ async def require_json(request: Request[Any, Any, Any]) -> None:
 
 
 def _result(kind: type[R], item_id: str | None, scored: Scored, classifier: Classifier) -> R:
-    return kind(id=item_id or uuid.uuid4().hex, label=scored.label, scores=to_scores(scored.scores),
-                model=ModelRef(classifier.name, classifier.version), cached=scored.cached)
+    return kind(
+        id=item_id or uuid.uuid4().hex,
+        label=scored.label,
+        scores=to_scores(scored.scores),
+        model=ModelRef(classifier.name, classifier.version),
+        cached=scored.cached,
+    )
 
 
 def _raw_id(raw: Any) -> str | None:
@@ -66,9 +71,13 @@ class ClassifyController(Controller):
     opt = {DEADLINE_OPT: True}  # noqa: RUF012  (bounded JSON bodies: the whole request has a deadline)
 
     @post("/", status_code=200, before_request=require_json, summary="Label one post", responses=PROBLEMS)
-    async def classify(self, data: JSONBody[ClassifyRequest], scorer: NamedDependency[Scorer],
-                       classifier: NamedDependency[Classifier],
-                       settings: NamedDependency[Settings]) -> ClassifyResult:
+    async def classify(
+        self,
+        data: JSONBody[ClassifyRequest],
+        scorer: NamedDependency[Scorer],
+        classifier: NamedDependency[Classifier],
+        settings: NamedDependency[Settings],
+    ) -> ClassifyResult:
         try:
             text = check_text(data.text, settings.max_chars, data.truncate)
         except TextError as exc:
@@ -76,11 +85,20 @@ class ClassifyController(Controller):
         [scored] = await scorer.score([text])
         return _result(ClassifyResult, data.id, scored, classifier)
 
-    @post("/batch", status_code=200, before_request=require_json, responses=PROBLEMS,
-          summary="Label many posts; invalid items get an error in their slot")
-    async def classify_batch(self, data: JSONBody[BatchRequest], scorer: NamedDependency[Scorer],
-                             classifier: NamedDependency[Classifier],
-                             settings: NamedDependency[Settings]) -> BatchResponse:
+    @post(
+        "/batch",
+        status_code=200,
+        before_request=require_json,
+        responses=PROBLEMS,
+        summary="Label many posts; invalid items get an error in their slot",
+    )
+    async def classify_batch(
+        self,
+        data: JSONBody[BatchRequest],
+        scorer: NamedDependency[Scorer],
+        classifier: NamedDependency[Classifier],
+        settings: NamedDependency[Settings],
+    ) -> BatchResponse:
         if len(data.items) > settings.max_batch:
             raise TOO_MANY_ITEMS.exception(f"{len(data.items)} items; at most {settings.max_batch} allowed.")
         results: list[BatchItem | None] = [None] * len(data.items)

@@ -22,15 +22,26 @@ class HealthController(Controller):
     async def live(self) -> Liveness:
         return Liveness(status="alive")
 
-    @get("/ready", summary="Model loaded and warmed up; 503 problem while starting or draining",
-         cache_control=None)
+    @get(
+        "/ready",
+        summary="Model loaded and warmed up; 503 problem while starting or draining",
+        cache_control=None,
+    )
     async def ready(self, runtime: NamedDependency[Runtime]) -> Readiness:
         classifier = runtime.classifier
-        model = ({"loaded": True, "name": classifier.name, "version": classifier.version}
-                 if classifier is not None else {"loaded": False})
+        model = (
+            {"loaded": True, "name": classifier.name, "version": classifier.version}
+            if classifier is not None
+            else {"loaded": False}
+        )
         cache = runtime.cache.status() if runtime.cache is not None else {"backend": None}
         depth = runtime.batcher.queue_depth if runtime.batcher is not None else 0
         if runtime.phase != "ready":
-            raise NOT_READY.exception(f"The service is {runtime.phase}.", model=model, cache=cache,
-                                      queue_depth=depth, phase=runtime.phase)
+            raise NOT_READY.exception(
+                f"The service is {runtime.phase}.",
+                model=model,
+                cache=cache,
+                queue_depth=depth,
+                phase=runtime.phase,
+            )
         return Readiness(status="ready", model=model, cache=cache, queue_depth=depth)

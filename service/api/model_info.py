@@ -15,5 +15,10 @@ class ModelController(Controller):
 
     @get("/", summary="Name, version, labels, backend and evaluation metrics of the loaded model")
     async def model_info(self, classifier: NamedDependency[Classifier]) -> ModelInfo:
-        return ModelInfo(name=classifier.name, version=classifier.version, labels=list(LABELS),
-                         backend=classifier.backend, metrics=classifier.metrics)
+        return ModelInfo(
+            name=classifier.name,
+            version=classifier.version,
+            labels=list(LABELS),
+            backend=classifier.backend,
+            metrics=classifier.metrics,
+        )

@@ -23,10 +23,16 @@ log = logging.getLogger("dialogic.cache")
 async def build_cache(settings: Settings) -> ResultCache:
     if not settings.redis_url:
         return MemoryCache(settings.cache_size, settings.cache_ttl)
-    cache = RedisCache.from_url(settings.redis_url, prefix=settings.cache_prefix, ttl_s=settings.cache_ttl,
-                                timeout_ms=settings.redis_timeout_ms)
+    cache = RedisCache.from_url(
+        settings.redis_url,
+        prefix=settings.cache_prefix,
+        ttl_s=settings.cache_ttl,
+        timeout_ms=settings.redis_timeout_ms,
+    )
     if not await cache.ping(CONNECT_TIMEOUT_S):
-        log.warning("redis unreachable at startup; running uncached until it answers", extra={
-            "event": "cache_startup", "backend": "redis", "where": cache.where, "state": "down"})
+        log.warning(
+            "redis unreachable at startup; running uncached until it answers",
+            extra={"event": "cache_startup", "backend": "redis", "where": cache.where, "state": "down"},
+        )
         cache.breaker.trip()
     return cache

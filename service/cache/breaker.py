@@ -21,8 +21,14 @@ log = logging.getLogger("dialogic.cache")
 
 
 class CircuitBreaker:
-    def __init__(self, name: str, threshold: int = 3, base_backoff_s: float = 0.5,
-                 max_backoff_s: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        name: str,
+        threshold: int = 3,
+        base_backoff_s: float = 0.5,
+        max_backoff_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.name, self.threshold, self.clock = name, threshold, clock
         self.base_backoff_s, self.max_backoff_s = base_backoff_s, max_backoff_s
         self.state: State = "closed"
@@ -72,7 +78,15 @@ class CircuitBreaker:
         old, self.state = self.state, new
         CACHE_BREAKER_STATE.labels(self.name).set(_GAUGE[new])
         if old != new:
-            log.warning("cache breaker %s -> %s", old, new, extra={
-                "event": "cache_breaker", "backend": self.name, "previous_state": old, "state": new,
-                "retry_in_s": self.backoff_s if new == "open" else None,
-            })
+            log.warning(
+                "cache breaker %s -> %s",
+                old,
+                new,
+                extra={
+                    "event": "cache_breaker",
+                    "backend": self.name,
+                    "previous_state": old,
+                    "state": new,
+                    "retry_in_s": self.backoff_s if new == "open" else None,
+                },
+            )

@@ -46,8 +46,12 @@ class MemoryCache:
         return count
 
     def status(self) -> dict[str, Any]:
-        return {"backend": self.name, "state": "up", "entries": len(self._data),
-                "max_entries": self.max_entries}
+        return {
+            "backend": self.name,
+            "state": "up",
+            "entries": len(self._data),
+            "max_entries": self.max_entries,
+        }
 
     async def close(self) -> None:
         self._data.clear()

@@ -47,30 +47,57 @@ def decode(raw: bytes) -> Scores:
 class RedisCache:
     name = "redis"
 
-    def __init__(self, client: Redis, *, prefix: str, ttl_s: int, timeout_s: float,
-                 breaker: CircuitBreaker | None = None, where: str = "") -> None:
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        prefix: str,
+        ttl_s: int,
+        timeout_s: float,
+        breaker: CircuitBreaker | None = None,
+        where: str = "",
+    ) -> None:
         self.client, self.prefix, self.ttl_s, self.timeout_s = client, prefix, ttl_s, timeout_s
         self.breaker = breaker or CircuitBreaker(self.name)
         self.where = where
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str, ttl_s: int, timeout_ms: float, max_connections: int = 64,
-                 breaker: CircuitBreaker | None = None) -> RedisCache:
+    def from_url(
+        cls,
+        url: str,
+        *,
+        prefix: str,
+        ttl_s: int,
+        timeout_ms: float,
+        max_connections: int = 64,
+        breaker: CircuitBreaker | None = None,
+    ) -> RedisCache:
         """A pooled client with no retries: the breaker decides when to try again, and a retry would
         double the worst-case latency."""
         timeout_s = timeout_ms / 1000
         pool = BlockingConnectionPool.from_url(
-            url, max_connections=max_connections, timeout=timeout_s, socket_timeout=timeout_s,
-            socket_connect_timeout=max(timeout_s, CONNECT_TIMEOUT_S), retry=Retry(NoBackoff(), 0),
+            url,
+            max_connections=max_connections,
+            timeout=timeout_s,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=max(timeout_s, CONNECT_TIMEOUT_S),
+            retry=Retry(NoBackoff(), 0),
             health_check_interval=0,
         )
         parts = urlsplit(url)  # host:port/db only: the URL may carry a password
         where = f"{parts.hostname}:{parts.port or 6379}{parts.path or '/0'}"
-        return cls(Redis(connection_pool=pool), prefix=prefix, ttl_s=ttl_s, timeout_s=timeout_s,
-                   breaker=breaker, where=where)
+        return cls(
+            Redis(connection_pool=pool),
+            prefix=prefix,
+            ttl_s=ttl_s,
+            timeout_s=timeout_s,
+            breaker=breaker,
+            where=where,
+        )
 
-    async def _run(self, op: str, call: Callable[[], Awaitable[T]],
-                   timeout_s: float | None = None) -> T | None:
+    async def _run(
+        self, op: str, call: Callable[[], Awaitable[T]], timeout_s: float | None = None
+    ) -> T | None:
         """Run one round trip behind the breaker and the deadline; None when skipped or failed."""
         if not self.breaker.allow():
             CACHE_SKIPPED.labels(self.name, op).inc()
@@ -135,8 +162,12 @@ class RedisCache:
                 return removed
 
     def status(self) -> dict[str, Any]:
-        return {"backend": self.name, "state": "up" if self.breaker.state == "closed" else "down",
-                "breaker": self.breaker.state, "where": self.where}
+        return {
+            "backend": self.name,
+            "state": "up" if self.breaker.state == "closed" else "down",
+            "breaker": self.breaker.state,
+            "where": self.where,
+        }
 
     async def close(self) -> None:
         await self.client.aclose(close_connection_pool=True)

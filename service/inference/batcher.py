@@ -48,8 +48,9 @@ _STOP = None  # queue sentinel: everything queued before it is still computed (g
 
 
 class Batcher:
-    def __init__(self, classifier: Classifier, max_size: int, max_wait_ms: float, capacity: int,
-                 timeout_s: float) -> None:
+    def __init__(
+        self, classifier: Classifier, max_size: int, max_wait_ms: float, capacity: int, timeout_s: float
+    ) -> None:
         self.classifier, self.max_size, self.max_wait_s = classifier, max_size, max_wait_ms / 1000
         self.capacity, self.timeout_s = capacity, timeout_s
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
@@ -93,8 +94,9 @@ class Batcher:
             self._queue.put(_Job(text, future, loop, deadline))
         try:
             # return_exceptions: every outcome is retrieved, so a failed batch leaves no stray warnings.
-            outcomes = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True),
-                                              max(0.0, deadline - time.monotonic()))
+            outcomes = await asyncio.wait_for(
+                asyncio.gather(*futures, return_exceptions=True), max(0.0, deadline - time.monotonic())
+            )
         except TimeoutError:
             raise DeadlineExceeded from None
         for outcome in outcomes:
@@ -156,6 +158,7 @@ def _observe_depth(depth: int) -> None:
 
 def _deliver(job: _Job, outcome: Prediction | BaseException) -> None:
     """Settle the job's future on its own loop (futures are not thread-safe)."""
+
     def settle() -> None:
         if job.future.done():  # cancelled or timed out meanwhile
             return

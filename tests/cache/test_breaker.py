@@ -52,8 +52,11 @@ def test_half_open_single_probe_backoff_doubles_to_cap_and_resets(caplog: pytest
     assert breaker.allow()
     breaker.success()
     assert breaker.state == "closed" and gauge("t-backoff") == 0 and breaker.backoff_s == 0.5
-    changes = [(r.__dict__["previous_state"], r.__dict__["state"]) for r in caplog.records
-               if getattr(r, "event", "") == "cache_breaker"]
+    changes = [
+        (r.__dict__["previous_state"], r.__dict__["state"])
+        for r in caplog.records
+        if getattr(r, "event", "") == "cache_breaker"
+    ]
     assert changes[0] == ("closed", "open") and changes[-1] == ("half_open", "closed")
     assert len(changes) == 1 + 4 * 2 + 2  # one line per state change, no more
 

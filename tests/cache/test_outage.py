@@ -31,8 +31,22 @@ class Server:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--daemonize", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         client = redis.Redis(port=self.port, socket_timeout=0.2)
         deadline = time.monotonic() + 10
         while True:
@@ -67,6 +81,7 @@ def server() -> Iterator[Server]:
 @dataclass
 class Stream:
     """Concurrent score() calls, mixing repeats and new texts, recording failures and the slowest call."""
+
     scorer: Scorer
     calls: int = 0
     failures: list[BaseException] = field(default_factory=list)
@@ -89,8 +104,9 @@ class Stream:
 @pytest.fixture
 async def setup(server: Server) -> AsyncIterator[tuple[Server, RedisCache, Scorer, Stream]]:
     breaker = CircuitBreaker("outage-test", threshold=3, base_backoff_s=0.05, max_backoff_s=0.4)
-    cache = RedisCache.from_url(f"redis://127.0.0.1:{server.port}/0", prefix="outage", ttl_s=60,
-                                timeout_ms=100, breaker=breaker)
+    cache = RedisCache.from_url(
+        f"redis://127.0.0.1:{server.port}/0", prefix="outage", ttl_s=60, timeout_ms=100, breaker=breaker
+    )
     scorer = Scorer(cache, FakePredict(), "v1", "outage")
     yield server, cache, scorer, Stream(scorer)
     await cache.close()
@@ -108,8 +124,14 @@ async def caching_works(scorer: Scorer, text: str) -> bool:
     return (await scorer.score([text]))[0].cached
 
 
-async def exercise(server: Server, cache: RedisCache, scorer: Scorer, stream: Stream,
-                   go_down: signal.Signals, come_back: signal.Signals | None) -> None:
+async def exercise(
+    server: Server,
+    cache: RedisCache,
+    scorer: Scorer,
+    stream: Stream,
+    go_down: signal.Signals,
+    come_back: signal.Signals | None,
+) -> None:
     stop = asyncio.Event()
     workers = [asyncio.create_task(stream.worker(stop)) for _ in range(4)]
     try:

@@ -23,8 +23,12 @@ async def test_hit_miss_and_ttl(redis_cache: RedisCache, prefix: str) -> None:
     assert await redis_cache.get_many([key(prefix, "a"), key(prefix, "b")]) == [scores, None]
     ttl = await redis_cache.client.ttl(key(prefix, "a"))
     assert 0 < ttl <= 60
-    assert redis_cache.status() == {"backend": "redis", "state": "up", "breaker": "closed",
-                                    "where": "127.0.0.1:6379/0"}
+    assert redis_cache.status() == {
+        "backend": "redis",
+        "state": "up",
+        "breaker": "closed",
+        "where": "127.0.0.1:6379/0",
+    }
 
 
 async def test_values_are_8_bytes_and_keep_6_decimals(redis_cache: RedisCache, prefix: str) -> None:
@@ -54,8 +58,9 @@ async def test_flush_removes_only_the_prefix(redis_cache: RedisCache, prefix: st
     for name in others:
         await client.set(name, b"1", ex=60)
     try:
-        await redis_cache.set_many({key(prefix, str(i)): {"broadcast": 0.5, "conversation": 0.5}
-                                    for i in range(2500)})
+        await redis_cache.set_many(
+            {key(prefix, str(i)): {"broadcast": 0.5, "conversation": 0.5} for i in range(2500)}
+        )
         assert await redis_cache.flush() == 2500
         assert await client.exists(*others) == len(others)
         assert await redis_cache.get_many([key(prefix, "1")]) == [None]

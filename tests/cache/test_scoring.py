@@ -13,8 +13,9 @@ from service.scoring import Scorer
 from tests.cache.conftest import FakePredict, fake_prediction
 
 
-async def test_batch_with_mixed_hits_and_duplicates(redis_cache: RedisCache, predict: FakePredict,
-                                                    prefix: str) -> None:
+async def test_batch_with_mixed_hits_and_duplicates(
+    redis_cache: RedisCache, predict: FakePredict, prefix: str
+) -> None:
     scorer = Scorer(redis_cache, predict, "v1", prefix)
     await scorer.score(["warm one", "warm two"])
     predict.calls.clear()
@@ -78,8 +79,9 @@ async def test_a_caller_giving_up_does_not_cancel_the_others(prefix: str) -> Non
     assert len(predict.calls) == 1 and (await scorer.score(["t"]))[0].cached
 
 
-async def test_new_model_version_does_not_read_old_entries(redis_cache: RedisCache, predict: FakePredict,
-                                                           prefix: str) -> None:
+async def test_new_model_version_does_not_read_old_entries(
+    redis_cache: RedisCache, predict: FakePredict, prefix: str
+) -> None:
     await Scorer(redis_cache, predict, "v1", prefix).score(["same text"])
     out = await Scorer(redis_cache, predict, "v2", prefix).score(["same text"])
     assert not out[0].cached and len(predict.calls) == 2
@@ -95,8 +97,12 @@ async def test_cached_scores_equal_the_real_models(redis_cache: RedisCache, pref
     from model.classifier import Classifier, Prediction
 
     classifier = Classifier.load()
-    texts = ["@alice are you coming tonight?", "New blog post: 10 tips for spring https://x.co/a",
-             "thanks so much!! see you there", "Our store opens at 9am tomorrow. #sale"]
+    texts = [
+        "@alice are you coming tonight?",
+        "New blog post: 10 tips for spring https://x.co/a",
+        "thanks so much!! see you there",
+        "Our store opens at 9am tomorrow. #sale",
+    ]
     expected = classifier.predict(texts)
 
     async def predict(batch: Sequence[str]) -> list[Prediction]:

@@ -44,7 +44,8 @@ def post_variants(draw: st.DrawFn) -> tuple[str, str]:
                 token = "@" + draw(st.from_regex(r"[A-Za-z0-9_]{1,15}", fullmatch=True))
             elif kind == "url":
                 token = draw(st.sampled_from(["https://", "http://", "www."])) + draw(
-                    st.from_regex(r"[a-z0-9]{1,10}\.[a-z]{2,3}(/[A-Za-z0-9]{0,8})?", fullmatch=True))
+                    st.from_regex(r"[a-z0-9]{1,10}\.[a-z]{2,3}(/[A-Za-z0-9]{0,8})?", fullmatch=True)
+                )
             else:
                 token = draw(INVISIBLE).join(word) if draw(st.booleans()) else word
             parts += [token, draw(SPACE)]
@@ -65,10 +66,12 @@ async def _fake_predict(texts: Sequence[str]) -> list[Prediction]:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.one_of(st.text(max_size=20), st.sampled_from(["", "   ", "\u200b", "ab", "ba"])),
-                max_size=40))
+@given(
+    st.lists(st.one_of(st.text(max_size=20), st.sampled_from(["", "   ", "\u200b", "ab", "ba"])), max_size=40)
+)
 def test_batch_results_follow_input_order(texts: list[str]) -> None:
     """Scorer results line up with their inputs, whatever mix of duplicates and repeats."""
+
     async def run() -> list[str]:
         scorer = Scorer(MemoryCache(100, 60), _fake_predict, "v1", "p")
         await scorer.score(texts[: len(texts) // 2])  # warm part of the cache: hits and misses mix

@@ -22,7 +22,8 @@ from service.settings import Settings
 pytestmark = pytest.mark.timeout(120)
 # /v1/jobs needs Redis and a worker (503 by design without them); tests/jobs covers it.
 schema = schemathesis.openapi.from_dict(create_app(Settings()).openapi_schema.to_schema()).exclude(
-    path_regex="^/v1/jobs")
+    path_regex="^/v1/jobs"
+)
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 
 

@@ -44,8 +44,13 @@ class Tally:
     ready_after_sigterm: list[tuple[float, int]] = field(default_factory=list)
 
 
-async def load(http: httpx.AsyncClient, tally: Tally, stop: asyncio.Event, sigterm_at: list[float],
-               counter: itertools.count[int]) -> None:
+async def load(
+    http: httpx.AsyncClient,
+    tally: Tally,
+    stop: asyncio.Event,
+    sigterm_at: list[float],
+    counter: itertools.count[int],
+) -> None:
     while not stop.is_set():
         started = time.monotonic()
         try:
@@ -90,18 +95,31 @@ async def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout_s: float 
 
 async def test_sigterm_under_load_drains_and_exits_zero(tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "DIALOGIC_TORCH_THREADS": "1", "DIALOGIC_REDIS_URL": "",
-           "DIALOGIC_API_KEYS": "", "DIALOGIC_RATE_LIMIT": "0", "DIALOGIC_SHUTDOWN_GRACE_S": str(GRACE_S)}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "DIALOGIC_TORCH_THREADS": "1",
+        "DIALOGIC_REDIS_URL": "",
+        "DIALOGIC_API_KEYS": "",
+        "DIALOGIC_RATE_LIMIT": "0",
+        "DIALOGIC_SHUTDOWN_GRACE_S": str(GRACE_S),
+    }
     log_path = tmp_path / "server.log"
     with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
-                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         await wait_ready(port, proc)
         tally, stop, counter = Tally(), asyncio.Event(), itertools.count()
         sigterm_at: list[float] = []
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30,
-                                     limits=httpx.Limits(max_connections=LOOPS)) as http:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", timeout=30, limits=httpx.Limits(max_connections=LOOPS)
+        ) as http:
             tasks = [asyncio.create_task(load(http, tally, stop, sigterm_at, counter)) for _ in range(LOOPS)]
             tasks.append(asyncio.create_task(poll_ready(port, tally, stop, sigterm_at)))
             await asyncio.sleep(1.5)

@@ -69,16 +69,19 @@ def test_truncate_scores_the_prefix(client: Client, settings: Settings) -> None:
     assert truncated.json()["scores"] == direct["scores"] and direct["cached"] is True
 
 
-@pytest.mark.parametrize(("body", "status", "type_"), [
-    ({"text": ""}, 422, "/problems/invalid-text"),
-    ({"text": " \n\t "}, 422, "/problems/invalid-text"),
-    ({"text": "x" * 201}, 422, "/problems/invalid-text"),
-    ({"text": 42}, 400, "/problems/invalid-request"),
-    ({"text": "hello", "truncate": "maybe"}, 400, "/problems/invalid-request"),
-    ({"text": "hello", "colour": "red"}, 400, "/problems/invalid-request"),
-    ({"id": "no-text"}, 400, "/problems/invalid-request"),
-    (["not", "an", "object"], 400, None),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "type_"),
+    [
+        ({"text": ""}, 422, "/problems/invalid-text"),
+        ({"text": " \n\t "}, 422, "/problems/invalid-text"),
+        ({"text": "x" * 201}, 422, "/problems/invalid-text"),
+        ({"text": 42}, 400, "/problems/invalid-request"),
+        ({"text": "hello", "truncate": "maybe"}, 400, "/problems/invalid-request"),
+        ({"text": "hello", "colour": "red"}, 400, "/problems/invalid-request"),
+        ({"id": "no-text"}, 400, "/problems/invalid-request"),
+        (["not", "an", "object"], 400, None),
+    ],
+)
 def test_classify_rejects_bad_bodies(client: Client, body: Any, status: int, type_: str | None) -> None:
     body_doc = assert_problem(client.post("/v1/classify", json=body), status, type_)
     if status == 400 and type_ is not None:
@@ -86,8 +89,9 @@ def test_classify_rejects_bad_bodies(client: Client, body: Any, status: int, typ
 
 
 def test_malformed_json_is_400(client: Client) -> None:
-    response = client.post("/v1/classify", content=b'{"text": "unterminated',
-                           headers={"content-type": "application/json"})
+    response = client.post(
+        "/v1/classify", content=b'{"text": "unterminated', headers={"content-type": "application/json"}
+    )
     assert_problem(response, 400)
 
 
@@ -110,8 +114,9 @@ def test_not_found_and_method_not_allowed(client: Client) -> None:
     assert_problem(client.delete("/v1/model"), 405)
 
 
-def test_internal_error_is_a_500_problem_that_leaks_nothing(client: Client, runtime: Runtime,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_internal_error_is_a_500_problem_that_leaks_nothing(
+    client: Client, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async def boom(texts: list[str]) -> list[Any]:
         raise RuntimeError(f"exploded on {texts[0]}")
 
@@ -121,8 +126,9 @@ def test_internal_error_is_a_500_problem_that_leaks_nothing(client: Client, runt
     assert "secret-post-content" not in response.text and "exploded" not in body["detail"]
 
 
-def test_full_queue_is_503_with_retry_after(client: Client, runtime: Runtime,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_full_queue_is_503_with_retry_after(
+    client: Client, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert runtime.batcher is not None
     monkeypatch.setattr(runtime.batcher, "capacity", 1)
     texts = ["Queue test one: new podcast episode out now", "Queue test two: join our webinar next week"]
@@ -172,8 +178,13 @@ def test_batch_limits(client: Client, settings: Settings) -> None:
 
 def test_model_info(client: Client, classifier: Classifier) -> None:
     body = client.get("/v1/model").json()
-    assert body == {"name": classifier.name, "version": classifier.version, "labels": list(LABELS),
-                    "backend": "fp32", "metrics": classifier.metrics}
+    assert body == {
+        "name": classifier.name,
+        "version": classifier.version,
+        "labels": list(LABELS),
+        "backend": "fp32",
+        "metrics": classifier.metrics,
+    }
 
 
 def test_health(client: Client) -> None:
@@ -204,10 +215,14 @@ def test_request_id_is_echoed_or_generated(client: Client) -> None:
 async def test_100_concurrent_requests(app: Litestar, client: Client, classifier: Classifier) -> None:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-        responses = await asyncio.gather(*[
-            http.post("/v1/classify", json={"id": f"req-{i}", "text": f"@user order {i} shipped, thanks!"})
-            for i in range(100)
-        ])
+        responses = await asyncio.gather(
+            *[
+                http.post(
+                    "/v1/classify", json={"id": f"req-{i}", "text": f"@user order {i} shipped, thanks!"}
+                )
+                for i in range(100)
+            ]
+        )
     assert [r.status_code for r in responses] == [200] * 100
     assert [r.json()["id"] for r in responses] == [f"req-{i}" for i in range(100)]
     for r in responses:

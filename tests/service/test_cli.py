@@ -23,18 +23,23 @@ def read_jsonl(path: Path) -> list[dict[str, object]]:
 
 def test_score_jsonl_skips_bad_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src, out = tmp_path / "posts.jsonl", tmp_path / "out.jsonl"
-    src.write_text("\n".join([
-        json.dumps({"id": "p1", "text": "@user thank you so much for the help!"}),
-        "{not json",
-        json.dumps({"id": "p3", "text": "   "}),
-        json.dumps({"id": "p4"}),
-        json.dumps({"id": "p5", "text": 12}),
-        json.dumps({"id": "p6", "text": "z" * 51}),
-        "",
-        json.dumps({"text": "New collection drops Friday, shop now"}),
-        json.dumps(["a", "list"]),
-        json.dumps({"id": 9, "text": "Can you DM me the tracking number?"}),
-    ]) + "\n")
+    src.write_text(
+        "\n".join(
+            [
+                json.dumps({"id": "p1", "text": "@user thank you so much for the help!"}),
+                "{not json",
+                json.dumps({"id": "p3", "text": "   "}),
+                json.dumps({"id": "p4"}),
+                json.dumps({"id": "p5", "text": 12}),
+                json.dumps({"id": "p6", "text": "z" * 51}),
+                "",
+                json.dumps({"text": "New collection drops Friday, shop now"}),
+                json.dumps(["a", "list"]),
+                json.dumps({"id": 9, "text": "Can you DM me the tracking number?"}),
+            ]
+        )
+        + "\n"
+    )
     assert cli.main(["score", str(src), "-o", str(out), "--batch-size", "2"]) == 0
     rows = read_jsonl(out)
     assert [r["id"] for r in rows] == ["p1", "8", "9"]
@@ -70,8 +75,9 @@ def test_classify_prints_json(capsys: pytest.CaptureFixture[str], classifier: Cl
     assert cli.main(["classify", "  "]) == 2
 
 
-def test_pipeline_commands_dispatch_lazily(monkeypatch: pytest.MonkeyPatch,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_pipeline_commands_dispatch_lazily(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setitem(cli.PIPELINE, "train", "service.no_such_module")
     assert cli.main(["train", "--epochs", "3"]) == 2
     assert "not available" in capsys.readouterr().err

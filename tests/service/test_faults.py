@@ -22,8 +22,14 @@ def test_redis_restart_under_load_fails_no_request(classifier: Classifier, setti
     server = Server()
     server.start()
     try:
-        with app_client(classifier, settings, redis_url=f"redis://127.0.0.1:{server.port}/0",
-                        redis_timeout_ms=100, rate_limit=100_000, cache_prefix="faults") as client:
+        with app_client(
+            classifier,
+            settings,
+            redis_url=f"redis://127.0.0.1:{server.port}/0",
+            redis_timeout_ms=100,
+            rate_limit=100_000,
+            cache_prefix="faults",
+        ) as client:
             stop, counter, statuses = threading.Event(), itertools.count(), []
 
             def loop() -> None:

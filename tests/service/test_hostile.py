@@ -37,15 +37,18 @@ def post(client: Client, path: str, body: bytes) -> httpx.Response:
     return response
 
 
-@pytest.mark.parametrize("text", [
-    "🔥🔥 new drop 👩‍👩‍👧‍👦 link in bio ✨",
-    "مرحبا @user شكرا على الرد",  # Arabic, right to left
-    "שלום, see you \u202etomorrow\u202c at 5",  # Hebrew and a bidi override
-    "tha\u200bnks for the\u200d reply\ufeff",  # zero-width characters inside words
-    "a\u0000b\u0007c\u001b[31m red",  # NUL, BEL and an ANSI escape
-    "e\u0301\u0301\u0301 Z\u0351\u0353\u0355algo",  # stacked combining marks
-    "\U0010fffd private use plane and \ud7ff edge",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "🔥🔥 new drop 👩‍👩‍👧‍👦 link in bio ✨",
+        "مرحبا @user شكرا على الرد",  # Arabic, right to left
+        "שלום, see you \u202etomorrow\u202c at 5",  # Hebrew and a bidi override
+        "tha\u200bnks for the\u200d reply\ufeff",  # zero-width characters inside words
+        "a\u0000b\u0007c\u001b[31m red",  # NUL, BEL and an ANSI escape
+        "e\u0301\u0301\u0301 Z\u0351\u0353\u0355algo",  # stacked combining marks
+        "\U0010fffd private use plane and \ud7ff edge",
+    ],
+)
 def test_odd_but_valid_text_is_scored(client: Client, classifier: Classifier, text: str) -> None:
     response = post(client, "/v1/classify", json.dumps({"text": text, "id": text}).encode())
     assert response.status_code == 200
@@ -55,18 +58,22 @@ def test_odd_but_valid_text_is_scored(client: Client, classifier: Classifier, te
 
 @pytest.mark.parametrize("text", ["\u200b\u200c\ufeff", "\u0000\u0001", " \u2060\t\u202e "])
 def test_invisible_only_text_is_empty(client: Client, text: str) -> None:
-    assert_problem(post(client, "/v1/classify", json.dumps({"text": text}).encode()), 422,
-                   "/problems/invalid-text")
+    assert_problem(
+        post(client, "/v1/classify", json.dumps({"text": text}).encode()), 422, "/problems/invalid-text"
+    )
 
 
-@pytest.mark.parametrize("body", [
-    rb'{"text": "hi \ud800 there"}',  # a lone high surrogate escape
-    rb'{"text": "\udfff"}',  # a lone low surrogate
-    rb'{"text": "ok", "id": "\ud800"}',
-    rb'{"items": [{"text": "fine"}, {"text": "\ud800"}]}',
-    b'{"text": "\xff\xfe invalid utf-8"}',
-    b'{"text": "nul in raw\x00bytes"}',
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        rb'{"text": "hi \ud800 there"}',  # a lone high surrogate escape
+        rb'{"text": "\udfff"}',  # a lone low surrogate
+        rb'{"text": "ok", "id": "\ud800"}',
+        rb'{"items": [{"text": "fine"}, {"text": "\ud800"}]}',
+        b'{"text": "\xff\xfe invalid utf-8"}',
+        b'{"text": "nul in raw\x00bytes"}',
+    ],
+)
 def test_invalid_unicode_in_the_body_is_400(client: Client, body: bytes) -> None:
     path = "/v1/classify/batch" if body.startswith(b'{"items"') else "/v1/classify"
     assert_problem(post(client, path, body), 400)
@@ -87,10 +94,16 @@ def test_nested_batch_item_is_an_error_in_its_slot(client: Client) -> None:
     assert results[0]["error"]["status"] == 400 and "label" in results[1]
 
 
-@pytest.mark.parametrize("body", [
-    b'{"text": 1e999}', b'{"text": -1e999}', b'{"text": 123456789012345678901234567890}',
-    b'{"text": "a", "truncate": 1e400}', b'{"text": "a", "id": 99999999999999999999999999999999}',
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"text": 1e999}',
+        b'{"text": -1e999}',
+        b'{"text": 123456789012345678901234567890}',
+        b'{"text": "a", "truncate": 1e400}',
+        b'{"text": "a", "id": 99999999999999999999999999999999}',
+    ],
+)
 def test_huge_numbers_are_400(client: Client, body: bytes) -> None:
     assert_problem(post(client, "/v1/classify", body), 400)
 
@@ -118,8 +131,21 @@ def test_ten_thousand_item_batch_is_413_fast(client: Client, roomy: Client) -> N
     assert_problem(post(roomy, "/v1/classify/batch", body), 413, "/problems/too-many-items")
 
 
-@pytest.mark.parametrize("body", [b"", b"null", b"[]", b'"text"', b"{}", b'{"items": null}', b'{"items": {}}',
-                                  b"\xef\xbb\xbf{}", b"{" * 10, b'{"text": "a"} trailing'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"null",
+        b"[]",
+        b'"text"',
+        b"{}",
+        b'{"items": null}',
+        b'{"items": {}}',
+        b"\xef\xbb\xbf{}",
+        b"{" * 10,
+        b'{"text": "a"} trailing',
+    ],
+)
 def test_degenerate_bodies_are_400(client: Client, body: bytes) -> None:
     path = "/v1/classify/batch" if b"items" in body else "/v1/classify"
     assert_problem(post(client, path, body), 400)

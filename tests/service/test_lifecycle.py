@@ -22,8 +22,9 @@ async def ready_status(application: object) -> tuple[int, dict[str, object]]:
     return response.status_code, response.json()
 
 
-async def test_ready_only_between_warm_up_and_shutdown(monkeypatch: pytest.MonkeyPatch,
-                                                       classifier: Classifier) -> None:
+async def test_ready_only_between_warm_up_and_shutdown(
+    monkeypatch: pytest.MonkeyPatch, classifier: Classifier
+) -> None:
     monkeypatch.setattr(app_module, "load_classifier", lambda settings: classifier)
     application = app_module.create_app(Settings(torch_threads=1))
     status, body = await ready_status(application)

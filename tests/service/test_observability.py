@@ -12,8 +12,9 @@ from litestar.testing import TestClient
 from service.observability import JsonFormatter
 
 
-def test_request_logs_carry_id_but_no_text(client: TestClient[Litestar],
-                                           caplog: pytest.LogCaptureFixture) -> None:
+def test_request_logs_carry_id_but_no_text(
+    client: TestClient[Litestar], caplog: pytest.LogCaptureFixture
+) -> None:
     secret = "my-very-private-post-about-my-neighbour"
     with caplog.at_level(logging.DEBUG):
         ok = client.post("/v1/classify", json={"text": secret}, headers={"x-request-id": "trace-42"})
@@ -22,6 +23,10 @@ def test_request_logs_carry_id_but_no_text(client: TestClient[Litestar],
     lines = [json.loads(JsonFormatter().format(record)) for record in caplog.records]
     assert all(secret not in json.dumps(line) for line in lines)
     access = [line for line in lines if line["logger"] == "dialogic.access"]
-    assert {"request_id": "trace-42", "status": 200, "path": "/v1/classify", "method": "POST"}.items() \
-        <= access[0].items()
+    assert {
+        "request_id": "trace-42",
+        "status": 200,
+        "path": "/v1/classify",
+        "method": "POST",
+    }.items() <= access[0].items()
     assert access[1]["status"] == 400 and access[1]["request_id"] == bad.headers["x-request-id"]

@@ -42,8 +42,9 @@ def keyed(classifier: Classifier, settings: Settings) -> Iterator[TestClient[Lit
         yield client
 
 
-@pytest.mark.parametrize("headers", [{}, {"X-API-Key": ""}, {"X-API-Key": "wrong"},
-                                     {"X-API-Key": hash_key(KEYS[0])}])  # the digest is not the key
+@pytest.mark.parametrize(
+    "headers", [{}, {"X-API-Key": ""}, {"X-API-Key": "wrong"}, {"X-API-Key": hash_key(KEYS[0])}]
+)  # the digest is not the key
 def test_missing_or_wrong_key_is_401(keyed: TestClient[Litestar], headers: dict[str, str]) -> None:
     response = keyed.post("/v1/classify", json={"text": "hello"}, headers=headers)
     assert_problem(response, 401, "/problems/unauthorized")
@@ -76,15 +77,27 @@ def test_keyring_names_callers_by_digest_prefix_only() -> None:
 
 
 def test_hash_key_cli() -> None:
-    out = subprocess.run([sys.executable, "-m", "service.cli", "hash-key"], input="s3cret\n", text=True,
-                         capture_output=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "service.cli", "hash-key"],
+        input="s3cret\n",
+        text=True,
+        capture_output=True,
+        check=True,
+    ).stdout
     assert out.strip() == hash_key("s3cret")
 
 
 def test_rate_limit_per_key_with_ietf_headers(classifier: Classifier, settings: Settings) -> None:
     prefix = f"dialogic-test-{uuid.uuid4().hex[:8]}"
-    with app_client(classifier, settings, api_keys=hash_key(KEYS[0]), rate_limit=3, redis_url=REDIS_URL,
-                    cache_prefix=prefix, redis_timeout_ms=1000) as client:
+    with app_client(
+        classifier,
+        settings,
+        api_keys=hash_key(KEYS[0]),
+        rate_limit=3,
+        redis_url=REDIS_URL,
+        cache_prefix=prefix,
+        redis_timeout_ms=1000,
+    ) as client:
         runtime: Runtime = client.app.state.runtime
         assert runtime.limiter is not None and runtime.limiter.redis is not None  # counted in Redis
         headers = {"X-API-Key": KEYS[0]}
