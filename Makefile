@@ -49,7 +49,7 @@ lint: install-dev ## ruff, mypy, hadolint (Dockerfile), kubernetes-validate (man
 	$(BIN)/ruff format --check service model tests load
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
-	PATH=$(BIN):$$PATH bash k8s/validate.sh
+	PATH=$(abspath $(BIN)):$$PATH bash k8s/validate.sh
 
 fmt: install-dev ## apply ruff's formatting and fixes
 	$(BIN)/ruff format service model tests load
