@@ -51,17 +51,38 @@ class TfidfLR:
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import FeatureUnion, make_pipeline
 
-        features = FeatureUnion([
-            ("word", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), min_df=2, sublinear_tf=True,
-                                     token_pattern=r"(?u)@?\b\w+\b|[?!]")),
-            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True,
-                                     max_features=200_000)),
-        ])
+        features = FeatureUnion(
+            [
+                (
+                    "word",
+                    TfidfVectorizer(
+                        analyzer="word",
+                        ngram_range=(1, 2),
+                        min_df=2,
+                        sublinear_tf=True,
+                        token_pattern=r"(?u)@?\b\w+\b|[?!]",
+                    ),
+                ),
+                (
+                    "char",
+                    TfidfVectorizer(
+                        analyzer="char_wb",
+                        ngram_range=(2, 5),
+                        min_df=2,
+                        sublinear_tf=True,
+                        max_features=200_000,
+                    ),
+                ),
+            ]
+        )
         self.pipeline = make_pipeline(features, LogisticRegression(C=c, max_iter=2000, random_state=seed))
 
     def fit(self, rows: list[dict[str, Any]]) -> TfidfLR:
-        self.pipeline.fit([r["text"] for r in rows], labels_of(rows),
-                          logisticregression__sample_weight=np.array([r.get("weight", 1.0) for r in rows]))
+        self.pipeline.fit(
+            [r["text"] for r in rows],
+            labels_of(rows),
+            logisticregression__sample_weight=np.array([r.get("weight", 1.0) for r in rows]),
+        )
         return self
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
@@ -84,8 +105,10 @@ def run(args: argparse.Namespace) -> int:
         y = labels_of(rows)
         for m in models:
             r = report(y, m.predict_proba([row["text"] for row in rows]))
-            print(f"{split:5s} {m.name:15s} n={r['n']:4d} acc={r['accuracy']:.3f} macro-F1={r['macro_f1']:.3f} "
-                  f"ECE={r['ece']:.3f} Brier={r['brier']:.3f}")
+            print(
+                f"{split:5s} {m.name:15s} n={r['n']:4d} acc={r['accuracy']:.3f} macro-F1={r['macro_f1']:.3f} "
+                f"ECE={r['ece']:.3f} Brier={r['brier']:.3f}"
+            )
     return 0
 
 

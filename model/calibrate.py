@@ -53,13 +53,17 @@ def run(args: argparse.Namespace) -> int:
 
     rows = list(read_jsonl(args.dev))
     clf = Classifier.load(args.artifact)
-    logits = np.concatenate([clf.logits([r["text"] for r in rows[i:i + 64]]) for i in range(0, len(rows), 64)])
+    logits = np.concatenate(
+        [clf.logits([r["text"] for r in rows[i : i + 64]]) for i in range(0, len(rows), 64)]
+    )
     labels = np.array([LABELS.index(r["label"]) for r in rows])
     t = fit_temperature(logits, labels)
     meta_path = args.artifact / META_FILE
     meta = json.loads(meta_path.read_text())
-    print(f"temperature {meta['temperature']:.4f} -> {t:.4f} "
-          f"(dev NLL {_nll(logits, labels, meta['temperature']):.4f} -> {_nll(logits, labels, t):.4f})")
+    print(
+        f"temperature {meta['temperature']:.4f} -> {t:.4f} "
+        f"(dev NLL {_nll(logits, labels, meta['temperature']):.4f} -> {_nll(logits, labels, t):.4f})"
+    )
     meta["temperature"] = t
     meta_path.write_text(json.dumps(meta, indent=1, ensure_ascii=False))
     return 0

@@ -23,8 +23,9 @@ def accuracy(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndar
     return float((t == p).mean()) if len(t) else float("nan")
 
 
-def confusion(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray,
-              n_classes: int = len(LABELS)) -> np.ndarray:
+def confusion(
+    y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray, n_classes: int = len(LABELS)
+) -> np.ndarray:
     """Rows are true classes, columns predicted classes."""
     m = np.zeros((n_classes, n_classes), dtype=np.int64)
     for t, p in zip(_arr(y_true), _arr(y_pred), strict=True):
@@ -32,8 +33,9 @@ def confusion(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.nda
     return m
 
 
-def per_class(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray,
-              n_classes: int = len(LABELS)) -> list[dict[str, float]]:
+def per_class(
+    y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray, n_classes: int = len(LABELS)
+) -> list[dict[str, float]]:
     """Precision, recall, F1 and support per class; an undefined ratio (0/0) counts as 0."""
     m = confusion(y_true, y_pred, n_classes)
     out = []
@@ -47,8 +49,9 @@ def per_class(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.nda
     return out
 
 
-def macro_f1(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray,
-             n_classes: int = len(LABELS)) -> float:
+def macro_f1(
+    y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray, n_classes: int = len(LABELS)
+) -> float:
     """Mean F1 over the classes present in y_true or y_pred (sklearn's behaviour with default labels)."""
     t, p = _arr(y_true), _arr(y_pred)
     if not len(t):
@@ -99,7 +102,7 @@ def report(y_true: Sequence[int] | np.ndarray, probs: np.ndarray) -> dict[str, A
     pred = probs.argmax(axis=1) if len(t) else np.zeros(0, dtype=np.int64)
     pc = per_class(t, pred)
     return {
-        "n": int(len(t)),
+        "n": len(t),
         "accuracy": accuracy(t, pred),
         "macro_f1": macro_f1(t, pred),
         "per_class": {LABELS[c]: pc[c] for c in range(len(LABELS))},

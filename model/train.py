@@ -29,7 +29,15 @@ import torch
 from tqdm import tqdm
 
 from model.calibrate import fit_temperature
-from model.classifier import ARTIFACT_DIR, LABELS, META_FILE, MAX_TOKENS, Classifier, artifact_version, softmax
+from model.classifier import (
+    ARTIFACT_DIR,
+    LABELS,
+    MAX_TOKENS,
+    META_FILE,
+    Classifier,
+    artifact_version,
+    softmax,
+)
 from model.data import DEFAULT_BUILD_DIR, read_jsonl
 from model.metrics import ece, macro_f1, nll
 from model.normalize import NORMALIZE_VERSION
@@ -48,7 +56,9 @@ def tokenize(tokenizer: Any, texts: list[str], max_length: int) -> list[list[int
     return tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
 
 
-def bucketed_batches(lengths: list[int], batch_size: int, rng: random.Random, chunk: int = 50) -> list[list[int]]:
+def bucketed_batches(
+    lengths: list[int], batch_size: int, rng: random.Random, chunk: int = 50
+) -> list[list[int]]:
     """Shuffle, sort by length inside chunks of `chunk` batches, cut into batches, shuffle the batches:
     little padding, still random order."""
     idx = list(range(len(lengths)))
@@ -56,8 +66,8 @@ def bucketed_batches(lengths: list[int], batch_size: int, rng: random.Random, ch
     batches = []
     span = batch_size * chunk
     for start in range(0, len(idx), span):
-        block = sorted(idx[start:start + span], key=lambda i: lengths[i])
-        batches += [block[i:i + batch_size] for i in range(0, len(block), batch_size)]
+        block = sorted(idx[start : start + span], key=lambda i: lengths[i])
+        batches += [block[i : i + batch_size] for i in range(0, len(block), batch_size)]
     rng.shuffle(batches)
     return batches
 
@@ -67,8 +77,8 @@ def collate(ids: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
     input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(ids), width), dtype=torch.long)
     for i, x in enumerate(ids):
-        input_ids[i, :len(x)] = torch.tensor(x)
-        mask[i, :len(x)] = 1
+        input_ids[i, : len(x)] = torch.tensor(x)
+        mask[i, : len(x)] = 1
     return {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": torch.zeros_like(input_ids)}
 
 
@@ -78,7 +88,7 @@ def predict_logits(model: Any, ids: list[list[int]], pad_id: int, batch_size: in
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     out = np.zeros((len(ids), len(LABELS)), dtype=np.float32)
     for start in range(0, len(order), batch_size):
-        chunk = order[start:start + batch_size]
+        chunk = order[start : start + batch_size]
         out[chunk] = model(**collate([ids[i] for i in chunk], pad_id)).logits.float().numpy()
     return out
 
@@ -106,7 +116,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     train_rows = list(read_jsonl(build_dir / "train.jsonl"))
     dev_rows = list(read_jsonl(build_dir / "dev.jsonl"))
     if args.limit:
-        train_rows = train_rows[:args.limit]
+        train_rows = train_rows[: args.limit]
     model, tokenizer = Classifier.fresh(args.seed)
     pad_id = tokenizer.pad_token_id
     train_ids = tokenize(tokenizer, [r["text"] for r in train_rows], args.max_length)
@@ -126,11 +136,20 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             p.requires_grad = False
     no_decay = ("bias", "LayerNorm.weight", "layer_norm", "norm.weight")
     groups = [
-        {"params": [p for n, p in model.named_parameters()
-                    if p.requires_grad and not any(k in n for k in no_decay)],
-         "weight_decay": args.weight_decay},
-        {"params": [p for n, p in model.named_parameters() if p.requires_grad and any(k in n for k in no_decay)],
-         "weight_decay": 0.0},
+        {
+            "params": [
+                p
+                for n, p in model.named_parameters()
+                if p.requires_grad and not any(k in n for k in no_decay)
+            ],
+            "weight_decay": args.weight_decay,
+        },
+        {
+            "params": [
+                p for n, p in model.named_parameters() if p.requires_grad and any(k in n for k in no_decay)
+            ],
+            "weight_decay": 0.0,
+        },
     ]
     optimizer = torch.optim.AdamW(groups, lr=args.lr)
 
@@ -173,10 +192,16 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                 # Fit the schedule into the budget once the real step time is known (evals included).
                 per_step = (time.time() - t_train) / step
                 evals_left = max(0, (plan["total"] - step) // eval_every)
-                eval_cost = history[-1]["eval_s"] if history else per_step * len(dev_ids) / args.batch_size / 3
+                eval_cost = (
+                    history[-1]["eval_s"] if history else per_step * len(dev_ids) / args.batch_size / 3
+                )
                 affordable = step + int((budget_s - elapsed - reserve_s - evals_left * eval_cost) / per_step)
-                if affordable < plan["total"]:
-                    plan["total"] = max(step + 1, affordable)
+                # Shrink to the budget, or grow back towards the requested epochs when steps got faster
+                # (the machine is shared: early step times can be pessimistic).
+                wanted = args.max_steps or int(args.epochs * steps_per_epoch)
+                new_total = max(step + 1, min(wanted, affordable))
+                if new_total != plan["total"]:
+                    plan["total"] = new_total
                     bar.total = plan["total"]
                     bar.refresh()
             bar.set_postfix(loss=f"{loss.item():.3f}", ex_s=f"{seen / (time.time() - t_train):.0f}")
@@ -185,14 +210,23 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                 t_eval = time.time()
                 dev_logits = predict_logits(model, dev_ids, pad_id)
                 f1 = macro_f1(y_dev, dev_logits.argmax(1))
-                rec = {"step": step, "epoch": round(step / steps_per_epoch, 2), "dev_macro_f1": round(f1, 4),
-                       "dev_nll": round(nll(softmax(dev_logits), y_dev), 4), "loss": round(loss.item(), 4),
-                       "elapsed_s": round(time.time() - t_start, 1), "eval_s": round(time.time() - t_eval, 1)}
+                rec = {
+                    "step": step,
+                    "epoch": round(step / steps_per_epoch, 2),
+                    "dev_macro_f1": round(f1, 4),
+                    "dev_nll": round(nll(softmax(dev_logits), y_dev), 4),
+                    "loss": round(loss.item(), 4),
+                    "elapsed_s": round(time.time() - t_start, 1),
+                    "eval_s": round(time.time() - t_eval, 1),
+                }
                 history.append(rec)
                 tqdm.write(json.dumps(rec), file=sys.stderr)
                 if f1 > best["f1"] + 1e-4:
-                    best = {"f1": f1, "step": step,
-                            "state": {k: v.detach().clone() for k, v in model.state_dict().items()}}
+                    best = {
+                        "f1": f1,
+                        "step": step,
+                        "state": {k: v.detach().clone() for k, v in model.state_dict().items()},
+                    }
                     bad_evals = 0
                 else:
                     bad_evals += 1
@@ -223,11 +257,22 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "base_model": "sentence-transformers/all-MiniLM-L6-v2",
         "training": {
-            "seed": args.seed, "epochs_planned": args.epochs, "steps": step, "best_step": best["step"],
-            "epochs_run": round(step / steps_per_epoch, 2), "batch_size": args.batch_size, "lr": args.lr,
-            "max_length": args.max_length, "warmup": args.warmup, "weight_decay": args.weight_decay,
-            "patience": args.patience, "freeze_embeddings": args.freeze_embeddings, "stop_reason": stop_reason, "train_seconds": round(train_s),
-            "examples_per_second": round(seen / train_s, 1), "threads": args.threads,
+            "seed": args.seed,
+            "epochs_planned": args.epochs,
+            "steps": step,
+            "best_step": best["step"],
+            "epochs_run": round(step / steps_per_epoch, 2),
+            "batch_size": args.batch_size,
+            "lr": args.lr,
+            "max_length": args.max_length,
+            "warmup": args.warmup,
+            "weight_decay": args.weight_decay,
+            "patience": args.patience,
+            "freeze_embeddings": args.freeze_embeddings,
+            "stop_reason": stop_reason,
+            "train_seconds": round(train_s),
+            "examples_per_second": round(seen / train_s, 1),
+            "threads": args.threads,
             "dev_macro_f1": round(best["f1"], 4),
             "dev_ece_calibrated": round(ece(dev_probs, y_dev), 4),
             "dev_ece_uncalibrated": round(ece(softmax(dev_logits), y_dev), 4),
@@ -251,8 +296,13 @@ def data_summary(build_dir: Path, n_train: int, n_dev: int) -> dict[str, Any]:
     info: dict[str, Any] = {"train_rows": n_train, "dev_rows": n_dev}
     if summary_path.exists():
         s = json.loads(summary_path.read_text())
-        info.update({k: s[k] for k in ("built_at", "gold_labels", "read_labels", "weak_cap_per_source",
-                                       "read_weight") if k in s})
+        info.update(
+            {
+                k: s[k]
+                for k in ("built_at", "gold_labels", "read_labels", "weak_cap_per_source", "read_weight")
+                if k in s
+            }
+        )
         info["counts"] = s.get("counts")
     return info
 
@@ -265,8 +315,13 @@ def check_roundtrip(out: Path, rows: list[dict[str, Any]], probs: np.ndarray) ->
     diff = float(np.abs(reloaded - probs).max()) if len(rows) else 0.0
     agree = float((reloaded.argmax(1) == probs.argmax(1)).mean()) if len(rows) else 1.0
     size_mb = (out / "model.safetensors").stat().st_size / 2**20
-    result = {"max_abs_prob_diff": round(diff, 5), "label_agreement": agree, "version": v1,
-              "version_stable": v1 == v2, "weights_mb": round(size_mb, 1)}
+    result = {
+        "max_abs_prob_diff": round(diff, 5),
+        "label_agreement": agree,
+        "version": v1,
+        "version_stable": v1 == v2,
+        "weights_mb": round(size_mb, 1),
+    }
     if diff > 0.02 or agree < 0.99 or v1 != v2 or size_mb > 50:
         raise RuntimeError(f"artifact round trip failed: {result}")
     return result
@@ -285,13 +340,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--patience", type=int, default=3, help="evaluations without dev gain")
     parser.add_argument("--max-minutes", type=float, default=45.0, help="wall-clock budget, all included")
     parser.add_argument("--max-steps", type=int, default=0, help="fixed number of steps (smoke runs)")
-    parser.add_argument("--eval-every", type=int, default=0, help="steps between dev evaluations "
-                        "(default: half an epoch)")
+    parser.add_argument(
+        "--eval-every", type=int, default=0, help="steps between dev evaluations (default: half an epoch)"
+    )
     parser.add_argument("--limit", type=int, default=0, help="use only the first N train rows")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (1 can be faster on a "
-                        "machine shared with other jobs: fewer synchronisation stalls)")
-    parser.add_argument("--freeze-embeddings", action=argparse.BooleanOptionalAction, default=True,
-                        help="keep the (multilingual-vocabulary) embedding table fixed: faster steps")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="torch threads (1 can be faster on a "
+        "machine shared with other jobs: fewer synchronisation stalls)",
+    )
+    parser.add_argument(
+        "--freeze-embeddings",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="keep the (multilingual-vocabulary) embedding table fixed: faster steps",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

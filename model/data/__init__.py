@@ -25,8 +25,15 @@ GOLD_FILE = PACKAGE_DIR / "gold.jsonl"
 READ_LABELS_FILE = PACKAGE_DIR / "read_labels.jsonl"
 
 SOURCE_FILES = (
-    "ibm_customer_care", "tweet_act", "twitter_conv_corpus", "ta1c_news", "tweeteval_sample",
-    "xlmt_sample", "sentirueval_ru", "twcs_customer_support", "fortune100_corporate",
+    "ibm_customer_care",
+    "tweet_act",
+    "twitter_conv_corpus",
+    "ta1c_news",
+    "tweeteval_sample",
+    "xlmt_sample",
+    "sentirueval_ru",
+    "twcs_customer_support",
+    "fortune100_corporate",
     "crisislex_t26_sources",
 )
 

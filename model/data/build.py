@@ -51,9 +51,17 @@ def dup_key(norm: str) -> str:
 
 
 def example(rec: Record, label: str, origin: str, weight: float, rule: str | None = None) -> dict[str, Any]:
-    return {"id": rec["id"], "text": rec["norm"], "label": label, "source": rec["source"],
-            "lang": rec.get("lang"), "origin": origin, "weight": weight, "rule": rule,
-            "group": group_key(rec)}
+    return {
+        "id": rec["id"],
+        "text": rec["norm"],
+        "label": label,
+        "source": rec["source"],
+        "lang": rec.get("lang"),
+        "origin": origin,
+        "weight": weight,
+        "rule": rule,
+        "group": group_key(rec),
+    }
 
 
 def dedupe(rows: list[dict[str, Any]], banned: set[str]) -> tuple[list[dict[str, Any]], int, int]:
@@ -77,14 +85,35 @@ def dedupe(rows: list[dict[str, Any]], banned: set[str]) -> tuple[list[dict[str,
     return kept, leaked, len(rows) - leaked - len(kept)
 
 
-def rule_report(records: list[Record], gold: dict[str, dict[str, Any]],
-                read: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def rule_report(
+    records: list[Record], gold: dict[str, dict[str, Any]], read: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
     """Per rule: coverage over all rows (and per source), precision on gold rows and on read rows."""
-    stats = {r.name: {"rule": r.name, "label": r.label, "tier": r.tier, "coverage": 0,
-                      "by_source": Counter(), "gold_fired": 0, "gold_correct": 0,
-                      "read_fired": 0, "read_correct": 0} for r in RULES}
-    combined = {"rule": "COMBINED (tiers)", "label": "-", "tier": 0, "coverage": 0, "by_source": Counter(),
-                "gold_fired": 0, "gold_correct": 0, "read_fired": 0, "read_correct": 0}
+    stats = {
+        r.name: {
+            "rule": r.name,
+            "label": r.label,
+            "tier": r.tier,
+            "coverage": 0,
+            "by_source": Counter(),
+            "gold_fired": 0,
+            "gold_correct": 0,
+            "read_fired": 0,
+            "read_correct": 0,
+        }
+        for r in RULES
+    }
+    combined = {
+        "rule": "COMBINED (tiers)",
+        "label": "-",
+        "tier": 0,
+        "coverage": 0,
+        "by_source": Counter(),
+        "gold_fired": 0,
+        "gold_correct": 0,
+        "read_fired": 0,
+        "read_correct": 0,
+    }
     for rec in records:
         votes = rule_votes(rec)
         final, _ = apply_rules(rec)
@@ -101,15 +130,24 @@ def rule_report(records: list[Record], gold: dict[str, dict[str, Any]],
     out = []
     for st in [*stats.values(), combined]:
         for pre in ("gold", "read"):
-            st[f"{pre}_precision"] = (st[f"{pre}_correct"] / st[f"{pre}_fired"]) if st[f"{pre}_fired"] else None
+            st[f"{pre}_precision"] = (
+                (st[f"{pre}_correct"] / st[f"{pre}_fired"]) if st[f"{pre}_fired"] else None
+            )
         st["by_source"] = dict(st["by_source"])
         out.append(st)
     return out
 
 
-def build(data_dir: Path, out_dir: Path, weak_cap: int = 1000, read_weight: float = 2.0,
-          max_class_ratio: float = 1.5, seed: int = 13, gold_file: Path = GOLD_FILE,
-          read_file: Path = READ_LABELS_FILE) -> dict[str, Any]:
+def build(
+    data_dir: Path,
+    out_dir: Path,
+    weak_cap: int = 1000,
+    read_weight: float = 2.0,
+    max_class_ratio: float = 1.5,
+    seed: int = 13,
+    gold_file: Path = GOLD_FILE,
+    read_file: Path = READ_LABELS_FILE,
+) -> dict[str, Any]:
     t0 = time.time()
     records = load_sources(data_dir)
     by_id = {r["id"]: r for r in records}
@@ -119,7 +157,10 @@ def build(data_dir: Path, out_dir: Path, weak_cap: int = 1000, read_weight: floa
     read = load_labels(read_file)
     missing = [i for i in [*gold, *read] if i not in by_id]
     if missing:
-        print(f"warning: {len(missing)} labelled ids not found in the data (e.g. {missing[:3]})", file=sys.stderr)
+        print(
+            f"warning: {len(missing)} labelled ids not found in the data (e.g. {missing[:3]})",
+            file=sys.stderr,
+        )
     gold = {i: v for i, v in gold.items() if i in by_id and v["label"] in LABEL_SET}
     read = {i: v for i, v in read.items() if i in by_id and i not in gold and v["label"] in LABEL_SET}
     gold_groups = {group_key(by_id[i]) for i in gold}
@@ -175,7 +216,7 @@ def build(data_dir: Path, out_dir: Path, weak_cap: int = 1000, read_weight: floa
             if not progressed:
                 break
         for lab in LABEL_SET:
-            weak.extend(pools[lab][:take[lab]])
+            weak.extend(pools[lab][: take[lab]])
     train_all = candidates["train"] + weak
     kept, leaked, collapsed = dedupe(train_all, banned)
     leak_report["train"] = {"near_dup_of_earlier_split": leaked, "near_dup_collapsed": collapsed}
@@ -187,7 +228,7 @@ def build(data_dir: Path, out_dir: Path, weak_cap: int = 1000, read_weight: floa
     if counts[majority] > limit:
         maj_weak = [r for r in kept if r["label"] == majority and r["origin"] == "weak"]
         rng.shuffle(maj_weak)
-        drop = {r["id"] for r in maj_weak[:counts[majority] - limit]}
+        drop = {r["id"] for r in maj_weak[: counts[majority] - limit]}
         kept = [r for r in kept if r["id"] not in drop]
     rng.shuffle(kept)
     splits["train"] = kept
@@ -202,15 +243,20 @@ def build(data_dir: Path, out_dir: Path, weak_cap: int = 1000, read_weight: floa
         "normalize_version": NORMALIZE_VERSION,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "source_rows": len(records),
-        "gold_labels": len(gold), "read_labels": len(read),
+        "gold_labels": len(gold),
+        "read_labels": len(read),
         "excluded_rows_in_gold_groups": excluded_gold_group,
         "weak_rows_in_dev_test_groups_dropped": dropped_weak_eval,
         "rows_without_any_label": unlabelled,
-        "weak_cap_per_source": weak_cap, "read_weight": read_weight, "max_class_ratio": max_class_ratio,
+        "weak_cap_per_source": weak_cap,
+        "read_weight": read_weight,
+        "max_class_ratio": max_class_ratio,
         "near_duplicates": leak_report,
         "counts": {split: count_table(rows) for split, rows in [*splits.items(), ("gold", gold_rows)]},
-        "languages": {split: dict(Counter(r["lang"] or "null" for r in rows).most_common())
-                      for split, rows in [*splits.items(), ("gold", gold_rows)]},
+        "languages": {
+            split: dict(Counter(r["lang"] or "null" for r in rows).most_common())
+            for split, rows in [*splits.items(), ("gold", gold_rows)]
+        },
         "rules": rules,
         "seconds": round(time.time() - t0, 1),
     }
@@ -231,58 +277,89 @@ def _pct(x: float | None) -> str:
 
 
 def rules_markdown(rules: list[dict[str, Any]]) -> str:
-    lines = ["| rule | label | tier | coverage (rows) | gold fired | gold precision | read fired | read precision |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| rule | label | tier | coverage (rows) | gold fired | gold precision | read fired "
+        "| read precision |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rules:
-        lines.append(f"| {r['rule']} | {r['label']} | {r['tier']} | {r['coverage']} | {r['gold_fired']} | "
-                     f"{_pct(r['gold_precision'])} | {r['read_fired']} | {_pct(r['read_precision'])} |")
+        lines.append(
+            f"| {r['rule']} | {r['label']} | {r['tier']} | {r['coverage']} | {r['gold_fired']} | "
+            f"{_pct(r['gold_precision'])} | {r['read_fired']} | {_pct(r['read_precision'])} |"
+        )
     return "\n".join(lines)
 
 
 def datasheet(summary: dict[str, Any]) -> str:
-    out = ["# Dialogic training data: datasheet", "",
-           f"Built {summary['built_at']} by `dialogic data build` (normalisation v{summary['normalize_version']}).",
-           "Texts are joined from `../shared/data` at build time and normalised (`@user`, `http`); the "
-           "repository stores only ids, labels and notes.", "",
-           "## Composition", "",
-           f"- source rows: {summary['source_rows']}",
-           f"- gold labels (evaluation only, never trained on): {summary['gold_labels']}",
-           f"- labels made by reading for training (`read_labels.jsonl`): {summary['read_labels']}, "
-           f"weight {summary['read_weight']}",
-           f"- rows excluded because their group (thread/author/outlet) holds a gold id: "
-           f"{summary['excluded_rows_in_gold_groups']}",
-           f"- weak labels: at most {summary['weak_cap_per_source']} per source, split evenly over the two "
-           f"classes where possible; majority class downsampled to <= {summary['max_class_ratio']}x the "
-           "minority in train (weak rows only)",
-           f"- weak-labelled rows falling in dev/test groups (dropped: dev and test are read labels only): "
-           f"{summary['weak_rows_in_dev_test_groups_dropped']}",
-           f"- rows on which no rule decides (unused): {summary['rows_without_any_label']}", "",
-           "Splits: 80/10/10 by a salted hash of the group key (ibm thread, twcs thread root, conversation "
-           "thread, Fortune 100 author, ta1c outlet, else the post). **Dev and test contain only labels made "
-           "by reading**; train mixes read labels and weak labels. Near-duplicates (lower-cased, no "
-           "`rt @user:`, links, digits, punctuation) are removed with priority gold > test > dev > train "
-           "and collapsed inside each split.", "",
-           "| split | near-dups of an earlier split removed | near-dups collapsed |", "|---|---:|---:|"]
+    out = [
+        "# Dialogic training data: datasheet",
+        "",
+        f"Built {summary['built_at']} by `dialogic data build` "
+        f"(normalisation v{summary['normalize_version']}).",
+        "Texts are joined from `../shared/data` at build time and normalised (`@user`, `http`); the "
+        "repository stores only ids, labels and notes.",
+        "",
+        "## Composition",
+        "",
+        f"- source rows: {summary['source_rows']}",
+        f"- gold labels (evaluation only, never trained on): {summary['gold_labels']}",
+        f"- labels made by reading for training (`read_labels.jsonl`): {summary['read_labels']}, "
+        f"weight {summary['read_weight']}",
+        f"- rows excluded because their group (thread/author/outlet) holds a gold id: "
+        f"{summary['excluded_rows_in_gold_groups']}",
+        f"- weak labels: at most {summary['weak_cap_per_source']} per source, split evenly over the two "
+        f"classes where possible; majority class downsampled to <= {summary['max_class_ratio']}x the "
+        "minority in train (weak rows only)",
+        f"- weak-labelled rows falling in dev/test groups (dropped: dev and test are read labels only): "
+        f"{summary['weak_rows_in_dev_test_groups_dropped']}",
+        f"- rows on which no rule decides (unused): {summary['rows_without_any_label']}",
+        "",
+        "Splits: 80/10/10 by a salted hash of the group key (ibm thread, twcs thread root, conversation "
+        "thread, Fortune 100 author, ta1c outlet, else the post). **Dev and test contain only labels made "
+        "by reading**; train mixes read labels and weak labels. Near-duplicates (lower-cased, no "
+        "`rt @user:`, links, digits, punctuation) are removed with priority gold > test > dev > train "
+        "and collapsed inside each split.",
+        "",
+        "| split | near-dups of an earlier split removed | near-dups collapsed |",
+        "|---|---:|---:|",
+    ]
     for split, v in summary["near_duplicates"].items():
         out.append(f"| {split} | {v['near_dup_of_earlier_split']} | {v['near_dup_collapsed']} |")
     out += ["", "## Counts per source × origin:label × split", ""]
     cols = [f"{o}:{lab}" for o in ("read", "weak") for lab in LABEL_SET]
     for split, table in summary["counts"].items():
-        out += [f"### {split}", "", "| source | " + " | ".join(cols) + " | total |",
-                "|---|" + "---:|" * (len(cols) + 1)]
+        out += [
+            f"### {split}",
+            "",
+            "| source | " + " | ".join(cols) + " | total |",
+            "|---|" + "---:|" * (len(cols) + 1),
+        ]
         totals = Counter()
         for source, c in table.items():
-            out.append(f"| {source} | " + " | ".join(str(c.get(k, 0)) for k in cols) + f" | {sum(c.values())} |")
+            out.append(
+                f"| {source} | " + " | ".join(str(c.get(k, 0)) for k in cols) + f" | {sum(c.values())} |"
+            )
             totals.update(c)
-        out += ["| **all** | " + " | ".join(str(totals.get(k, 0)) for k in cols) + f" | {sum(totals.values())} |", ""]
+        out += [
+            "| **all** | " + " | ".join(str(totals.get(k, 0)) for k in cols) + f" | {sum(totals.values())} |",
+            "",
+        ]
     out += ["## Languages", "", "| split | languages |", "|---|---|"]
     for split, langs in summary["languages"].items():
         out.append(f"| {split} | " + ", ".join(f"{k} {v}" for k, v in langs.items()) + " |")
-    out += ["", "## Weak-labelling rules: coverage and precision", "",
-            "Coverage counts every source row on which the rule fires; precision is measured on the gold "
-            "rows (and, separately, on the read labels) where it fires. COMBINED is the tiered labeller "
-            "actually used (first tier that fires decides; a tier that disagrees abstains).", "",
-            rules_markdown(summary["rules"]), "", "Descriptions:", ""]
+    out += [
+        "",
+        "## Weak-labelling rules: coverage and precision",
+        "",
+        "Coverage counts every source row on which the rule fires; precision is measured on the gold "
+        "rows (and, separately, on the read labels) where it fires. COMBINED is the tiered labeller "
+        "actually used (first tier that fires decides; a tier that disagrees abstains).",
+        "",
+        rules_markdown(summary["rules"]),
+        "",
+        "Descriptions:",
+        "",
+    ]
     for rule in RULES:
         out.append(f"- `{rule.name}` (tier {rule.tier}, {rule.label}): {rule.description}")
     return "\n".join(out) + "\n"
@@ -291,15 +368,20 @@ def datasheet(summary: dict[str, Any]) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="shared data folder")
     parser.add_argument("--out", type=Path, default=DEFAULT_BUILD_DIR, help="output folder")
-    parser.add_argument("--weak-cap", type=int, default=1000,
-                        help="max weak examples per source (1000 keeps training within ~45 min on 2 shared CPU cores)")
+    parser.add_argument(
+        "--weak-cap",
+        type=int,
+        default=1000,
+        help="max weak examples per source (1000 keeps training within ~45 min on 2 shared CPU cores)",
+    )
     parser.add_argument("--read-weight", type=float, default=2.0, help="loss weight of read labels")
     parser.add_argument("--seed", type=int, default=13)
 
 
 def run(args: argparse.Namespace) -> int:
-    summary = build(Path(args.data), Path(args.out), weak_cap=args.weak_cap, read_weight=args.read_weight,
-                    seed=args.seed)
+    summary = build(
+        Path(args.data), Path(args.out), weak_cap=args.weak_cap, read_weight=args.read_weight, seed=args.seed
+    )
     print(rules_markdown(summary["rules"]))
     print()
     for split, table in summary["counts"].items():

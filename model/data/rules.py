@@ -125,6 +125,7 @@ def _is_customer_to_brand(rec: Record) -> bool:
 
 # --- the rules ------------------------------------------------------------------------------------
 
+
 def _r_retweet(rec: Record) -> bool:
     return is_retweet(rec)
 
@@ -152,8 +153,12 @@ def _r_customer_to_brand(rec: Record) -> bool:
 
 
 def _r_thread_reply(rec: Record) -> bool:
-    return (rec["source"] == "twitter_conv_corpus" and int(rec.get("position_in_thread") or 0) > 0
-            and not is_retweet(rec) and not _pitch(rec))
+    return (
+        rec["source"] == "twitter_conv_corpus"
+        and int(rec.get("position_in_thread") or 0) > 0
+        and not is_retweet(rec)
+        and not _pitch(rec)
+    )
 
 
 def _r_corporate_post(rec: Record) -> bool:
@@ -165,8 +170,12 @@ def _r_news_outlet(rec: Record) -> bool:
 
 
 def _r_crisis_org(rec: Record) -> bool:
-    return (rec["source"] == "crisislex_t26" and rec.get("info_source") in ORG_SOURCES
-            and not addressed(rec) and "?" not in rec["norm"])
+    return (
+        rec["source"] == "crisislex_t26"
+        and rec.get("info_source") in ORG_SOURCES
+        and not addressed(rec)
+        and "?" not in rec["norm"]
+    )
 
 
 def _r_audience_cta(rec: Record) -> bool:
@@ -175,7 +184,13 @@ def _r_audience_cta(rec: Record) -> bool:
 
 def _r_headline_link(rec: Record) -> bool:
     t = _t(rec)
-    return (not addressed(rec) and "http" in t and "?" not in t and not _SECOND_PERSON.search(t) and not re.search(r"\b(i|i'm|my|me|lol)\b", t))
+    return (
+        not addressed(rec)
+        and "http" in t
+        and "?" not in t
+        and not _SECOND_PERSON.search(t)
+        and not re.search(r"\b(i|i'm|my|me|lol)\b", t)
+    )
 
 
 def _r_addressed_question(rec: Record) -> bool:
@@ -189,55 +204,131 @@ def _r_addressed_thanks(rec: Record) -> bool:
 
 def _r_addressed_second_person(rec: Record) -> bool:
     b = body(rec)
-    return (addressed(rec) and not is_retweet(rec) and "http" not in b and bool(_SECOND_PERSON.search(b))
-            and not _AUDIENCE_CTA.search(b))
+    return (
+        addressed(rec)
+        and not is_retweet(rec)
+        and "http" not in b
+        and bool(_SECOND_PERSON.search(b))
+        and not _AUDIENCE_CTA.search(b)
+    )
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("retweet", BROADCAST, 1,
-         "Text starts with `RT @user`: re-posting amplifies a message to one's own audience (guide: "
-         "retweets are in practice broadcast).", _r_retweet),
-    Rule("auto_dm", BROADCAST, 1,
-         "Templated follow-back / auto-DM ('thanks for following', 'via TrueTwit'): identical for every "
-         "recipient.", _r_auto_dm),
-    Rule("pitch_or_contest", BROADCAST, 1,
-         "Sales pitch or contest cue (% off, shop now, giveaway, RT to win, promo code, we're hiring, don't "
-         "miss): a pitch is broadcast even when delivered to a handle, unless it is a care reply.", _r_pitch),
-    Rule("addressed_care_language", CONVERSATION, 1,
-         "Starts with @user and uses customer-care language (sorry, DM us, your order/account, let us "
-         "know, happy to help): answers one person's problem.", _r_care_language),
-    Rule("agent_reply", CONVERSATION, 2,
-         "Brand/agent reply in a support thread (twcs inbound=false with a parent or a leading handle; "
-         "ibm role=agent), not a pitch.", _r_agent_reply),
-    Rule("customer_to_brand", CONVERSATION, 2,
-         "Customer post that starts with the brand's handle (twcs inbound=true, ibm role=client): "
-         "addressed to a specific account and asks for a response.", _r_customer_to_brand),
-    Rule("person_thread_reply", CONVERSATION, 2,
-         "Reply (position > 0) in a person-to-person reply chain (twitter_conv_corpus), not a pitch.",
-         _r_thread_reply),
-    Rule("corporate_post", BROADCAST, 2,
-         "Fortune 100 company account post that is not a reply and does not start with a handle "
-         "(`.@user` mention-first announcements included).", _r_corporate_post),
-    Rule("news_outlet_post", BROADCAST, 2,
-         "News outlet post (ta1c) that does not start with a handle: headline or teaser.", _r_news_outlet),
-    Rule("crisis_org_post", BROADCAST, 2,
-         "CrisisLex post whose information source is Government/NGOs/Business/Media, not starting with a "
-         "handle, no question mark: alerts, appeals, headlines.", _r_crisis_org),
-    Rule("audience_cta", BROADCAST, 3,
-         "Not addressed, with an audience question or call to action (tell us below, tag a friend, learn "
-         "more, join us, sign up, thank you to all, ICYMI).", _r_audience_cta),
-    Rule("headline_link", BROADCAST, 3,
-         "Not addressed, contains a link, no question, no first/second-person pronouns: headline or "
-         "link share.", _r_headline_link),
-    Rule("addressed_question", CONVERSATION, 3,
-         "Starts with @user and asks a question (no link): a question put to someone.",
-         _r_addressed_question),
-    Rule("addressed_thanks", CONVERSATION, 3,
-         "Starts with @user and opens with thanks / you're welcome / congrats (no link): addressed thanks.",
-         _r_addressed_thanks),
-    Rule("addressed_second_person", CONVERSATION, 3,
-         "Starts with @user, speaks to 'you', no link and no call to action: talks with the addressee.",
-         _r_addressed_second_person),
+    Rule(
+        "retweet",
+        BROADCAST,
+        1,
+        "Text starts with `RT @user`: re-posting amplifies a message to one's own audience (guide: "
+        "retweets are in practice broadcast).",
+        _r_retweet,
+    ),
+    Rule(
+        "auto_dm",
+        BROADCAST,
+        1,
+        "Templated follow-back / auto-DM ('thanks for following', 'via TrueTwit'): identical for every "
+        "recipient.",
+        _r_auto_dm,
+    ),
+    Rule(
+        "pitch_or_contest",
+        BROADCAST,
+        1,
+        "Sales pitch or contest cue (% off, shop now, giveaway, RT to win, promo code, we're hiring, don't "
+        "miss): a pitch is broadcast even when delivered to a handle, unless it is a care reply.",
+        _r_pitch,
+    ),
+    Rule(
+        "addressed_care_language",
+        CONVERSATION,
+        1,
+        "Starts with @user and uses customer-care language (sorry, DM us, your order/account, let us "
+        "know, happy to help): answers one person's problem.",
+        _r_care_language,
+    ),
+    Rule(
+        "agent_reply",
+        CONVERSATION,
+        2,
+        "Brand/agent reply in a support thread (twcs inbound=false with a parent or a leading handle; "
+        "ibm role=agent), not a pitch.",
+        _r_agent_reply,
+    ),
+    Rule(
+        "customer_to_brand",
+        CONVERSATION,
+        2,
+        "Customer post that starts with the brand's handle (twcs inbound=true, ibm role=client): "
+        "addressed to a specific account and asks for a response.",
+        _r_customer_to_brand,
+    ),
+    Rule(
+        "person_thread_reply",
+        CONVERSATION,
+        2,
+        "Reply (position > 0) in a person-to-person reply chain (twitter_conv_corpus), not a pitch.",
+        _r_thread_reply,
+    ),
+    Rule(
+        "corporate_post",
+        BROADCAST,
+        2,
+        "Fortune 100 company account post that is not a reply and does not start with a handle "
+        "(`.@user` mention-first announcements included).",
+        _r_corporate_post,
+    ),
+    Rule(
+        "news_outlet_post",
+        BROADCAST,
+        2,
+        "News outlet post (ta1c) that does not start with a handle: headline or teaser.",
+        _r_news_outlet,
+    ),
+    Rule(
+        "crisis_org_post",
+        BROADCAST,
+        2,
+        "CrisisLex post whose information source is Government/NGOs/Business/Media, not starting with a "
+        "handle, no question mark: alerts, appeals, headlines.",
+        _r_crisis_org,
+    ),
+    Rule(
+        "audience_cta",
+        BROADCAST,
+        3,
+        "Not addressed, with an audience question or call to action (tell us below, tag a friend, learn "
+        "more, join us, sign up, thank you to all, ICYMI).",
+        _r_audience_cta,
+    ),
+    Rule(
+        "headline_link",
+        BROADCAST,
+        3,
+        "Not addressed, contains a link, no question, no first/second-person pronouns: headline or "
+        "link share.",
+        _r_headline_link,
+    ),
+    Rule(
+        "addressed_question",
+        CONVERSATION,
+        3,
+        "Starts with @user and asks a question (no link): a question put to someone.",
+        _r_addressed_question,
+    ),
+    Rule(
+        "addressed_thanks",
+        CONVERSATION,
+        3,
+        "Starts with @user and opens with thanks / you're welcome / congrats (no link): addressed thanks.",
+        _r_addressed_thanks,
+    ),
+    Rule(
+        "addressed_second_person",
+        CONVERSATION,
+        3,
+        "Starts with @user, speaks to 'you', no link and no call to action: talks with the addressee.",
+        _r_addressed_second_person,
+    ),
 )
 
 RULES_BY_NAME = {r.name: r for r in RULES}
