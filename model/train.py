@@ -117,6 +117,13 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     dev_rows = list(read_jsonl(build_dir / "dev.jsonl"))
     if args.limit:
         train_rows = train_rows[: args.limit]
+    built_version = json.loads((build_dir / "summary.json").read_text()).get("normalize_version")
+    if built_version != NORMALIZE_VERSION:
+        raise SystemExit(
+            f"the build was normalised with v{built_version}, this code has "
+            f"v{NORMALIZE_VERSION}: "
+            "run `dialogic data build` again"
+        )
     model, tokenizer = Classifier.fresh(args.seed)
     pad_id = tokenizer.pad_token_id
     train_ids = tokenize(tokenizer, [r["text"] for r in train_rows], args.max_length)
@@ -253,7 +260,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "name": ARTIFACT_NAME,
         "labels": list(LABELS),
         "temperature": temperature,
-        "normalize_version": NORMALIZE_VERSION,
+        "normalize_version": built_version,  # the version the training texts were normalised with
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "base_model": "sentence-transformers/all-MiniLM-L6-v2",
         "training": {

@@ -213,6 +213,23 @@ def _r_addressed_second_person(rec: Record) -> bool:
     )
 
 
+_VOCATIVE = re.compile(r"^[A-Z][a-z]+,? (are|did|do|when|where|have|how|can|will|what|why|is|u|you)\b")
+_SOCIAL = re.compile(
+    r"\b(thanks?|thank you|thx|congrat\w*|happy birthday|miss you|love you|lol|haha\w*|lmao|same)\b"
+)
+
+
+def _r_personal_status(rec: Record) -> bool:
+    t = _t(rec)
+    if addressed(rec) or is_retweet(rec) or "?" in t or len(t.split()) < 3:
+        return False
+    if rec["source"] in ("twcs", "ibm_customer_care"):  # customer posts there are written to a brand
+        return False
+    if rec["source"] == "twitter_conv_corpus" and int(rec.get("position_in_thread") or 0) > 0:
+        return False
+    return not (_SECOND_PERSON.search(t) or _VOCATIVE.search(rec["norm"]) or _SOCIAL.search(t))
+
+
 RULES: tuple[Rule, ...] = (
     Rule(
         "retweet",
@@ -307,6 +324,15 @@ RULES: tuple[Rule, ...] = (
         "Not addressed, contains a link, no question, no first/second-person pronouns: headline or "
         "link share.",
         _r_headline_link,
+    ),
+    Rule(
+        "personal_status",
+        BROADCAST,
+        3,
+        "Not addressed, not a reply in a thread, no question, no 'you', no vocative or social formula "
+        "(thanks, congrats, lol): a status update or opinion thrown to the timeline (guide: personal status "
+        "update with no addressee). Not used on customer-care sources, where customers write to a brand.",
+        _r_personal_status,
     ),
     Rule(
         "addressed_question",

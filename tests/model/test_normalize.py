@@ -28,7 +28,7 @@ def test_version_is_a_string() -> None:
 def test_training_texts_are_fixed_points() -> None:
     """Build rows store normalised text and evaluation feeds it back through Classifier (which normalises
     again): on every real data row normalisation must be a fixed point, or evaluation would drift from
-    serving. (normalize is not idempotent on every conceivable string; see tests/fuzz.)"""
+    serving (tests/fuzz checks idempotence on generated strings)."""
     from model.data import load_sources
 
     bad = [r["id"] for r in load_sources() if normalize(r["norm"]) != r["norm"]]

@@ -86,6 +86,7 @@ def test_every_rule_is_documented() -> None:
         ),
         (rec("What's your go-to weekend breakfast? Tell us in the replies"), "broadcast", "audience_cta"),
         (rec("Council approves new bike lanes downtown http://x.co"), "broadcast", "headline_link"),
+        (rec("Delayed again. Three hours at the gate. Unbelievable."), "broadcast", "personal_status"),
         (rec("@bob did restarting the router fix the connection?"), "conversation", "addressed_question"),
         (rec("@bob thanks, glad it worked out"), "conversation", "addressed_thanks"),
     ],
@@ -117,6 +118,9 @@ def test_structure_is_not_the_label() -> None:
 
 def test_abstains_without_evidence_or_on_conflict() -> None:
     assert apply_rules(rec("Finally Friday")) == (None, None)
+    # A post that asks a named friend is not a status update, and a root in a thread needs evidence.
+    assert "personal_status" not in rule_votes(rec("Sarah, are you still coming to the meeting tomorrow?"))
+    assert "personal_status" not in rule_votes(rec("Mike when are you back in town"))
     assert apply_rules(rec("lol", source="twitter_conv_corpus", position_in_thread=0)) == (None, None)
     # Tier-1 conflict: a care reply that also mentions a contest -> abstain.
     conflict = rec("@bob sorry, the giveaway has ended, please DM us and we will help")
