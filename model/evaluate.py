@@ -359,6 +359,19 @@ def model_card(
     gold_r = results[model_name]["gold"]
     tfidf = results["TF-IDF + LR"]["gold"]
     met = all(targets.values())
+    need = tfidf["macro_f1"] + TARGETS["margin_over_tfidf"]
+    margin_note = (
+        f"The margin target asks for gold macro-F1 >= {need:.3f} "
+        f"(TF-IDF + LR {tfidf['macro_f1']:.3f} + 0.05); "
+        f"the model has {gold_r['macro_f1']:.3f} with {len(errors)} errors in {gold_r['n']} rows. "
+        "TF-IDF is strong here because much of the label is carried by surface form (a leading `@user`, "
+        "`RT @user:`, a link), so the remaining errors are the guide's hard cases listed below: handles used "
+        "as a sentence subject, mention-first notices, quote-tweet rebuttals, status updates in reply "
+        "threads. Closing the gap needs more labels made by reading on those cases (weak rules cannot "
+        "separate them) and more training than the CPU budget allows."
+        if not targets["gold_macro_f1 >= TF-IDF + 0.05"]
+        else "All targets met; the rows below are the remaining disagreements with the gold labels."
+    )
     outcome = ", ".join(f"{k}: {'yes' if v else 'no'}" for k, v in targets.items())
     return f"""# Model card: {meta["name"]}
 
@@ -478,6 +491,8 @@ Label agreement {100 * quant["agreement"]:.1f}%, max |Δp| {quant["max_abs_prob_
   epochs or a GPU would likely help.
 
 ### Error analysis (gold)
+
+{margin_note}
 
 {error_analysis(errors)}
 """

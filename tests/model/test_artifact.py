@@ -1,0 +1,79 @@
+"""The shipped artifact: loads, has a stable version, and gets clear cases (written for this test in the
+guide's spirit) right. The artifact ships, so its absence is a failure, not a skip."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from model.classifier import ARTIFACT_DIR, LABELS, META_FILE, Classifier, artifact_version
+from model.normalize import NORMALIZE_VERSION
+
+CLEAR = [
+    ("@user So sorry about that, please DM us your order number and we'll sort it out.", "conversation"),
+    ("@user thanks for the shout-out, glad you liked the latte!", "conversation"),
+    ("@user did restarting the router fix the connection?", "conversation"),
+    ("@AcmeHelp my package says delivered but it isn't here, what do I do?", "conversation"),
+    ("@user You're welcome! Let us know if there's anything else we can do.", "conversation"),
+    ("Big summer sale: 30% off everything this weekend only! http", "broadcast"),
+    ("Our spring collection is here! Shop now: https://example.com/spring", "broadcast"),
+    ("Breaking: city council approves new bike lanes downtown http", "broadcast"),
+    ("We're hiring! Join our engineering team http #jobs", "broadcast"),
+    ("RT @user: Join us Thursday for a free webinar on cloud security http", "broadcast"),
+    ("Road closed between 5th and 9th Ave due to flooding. Use alternate routes.", "broadcast"),
+]
+
+
+@pytest.fixture(scope="module")
+def clf() -> Classifier:
+    assert (ARTIFACT_DIR / META_FILE).exists(), "the trained artifact must ship in model/artifacts"
+    return Classifier.load(ARTIFACT_DIR)
+
+
+def test_artifact_layout_and_metadata() -> None:
+    for name in ("model.safetensors", "config.json", META_FILE, "tokenizer.json"):
+        assert (ARTIFACT_DIR / name).exists(), name
+    assert (ARTIFACT_DIR / "model.safetensors").stat().st_size <= 50 * 2**20
+    meta = json.loads((ARTIFACT_DIR / META_FILE).read_text())
+    assert meta["name"] == "dialogic-minilm"
+    assert meta["labels"] == list(LABELS)
+    assert meta["normalize_version"] == NORMALIZE_VERSION
+    assert 0.05 < float(meta["temperature"]) < 20
+    assert meta.get("metrics", {}).get("gold", {}).get("macro_f1") is not None
+
+
+def test_weights_are_fp16_on_disk_fp32_in_memory(clf: Classifier) -> None:
+    from safetensors import safe_open
+
+    with safe_open(str(ARTIFACT_DIR / "model.safetensors"), framework="pt") as fh:
+        name = next(iter(fh.keys()))
+        assert str(fh.get_tensor(name).dtype) == "torch.float16"
+    assert next(clf.model.parameters()).dtype.is_floating_point
+    assert str(next(clf.model.parameters()).dtype) == "torch.float32"
+
+
+def test_version_is_stable_across_loads(clf: Classifier) -> None:
+    again = Classifier.load(ARTIFACT_DIR)
+    assert clf.version == again.version == artifact_version(ARTIFACT_DIR)
+    assert clf.name == "dialogic-minilm" and clf.version != "untrained"
+
+
+def test_clear_examples(clf: Classifier) -> None:
+    preds = clf.predict([t for t, _ in CLEAR])
+    wrong = [(t, p.label, p.scores) for (t, want), p in zip(CLEAR, preds, strict=True) if p.label != want]
+    assert not wrong
+
+
+def test_scores_are_probabilities_and_deterministic(clf: Classifier) -> None:
+    texts = [t for t, _ in CLEAR]
+    a = clf.probabilities(texts)
+    b = clf.probabilities(list(reversed(texts)))[::-1]
+    np.testing.assert_allclose(a.sum(1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_int8_backend_agrees_on_clear_examples() -> None:
+    q = Classifier.load(ARTIFACT_DIR, backend="int8")
+    assert [p.label for p in q.predict([t for t, _ in CLEAR])] == [want for _, want in CLEAR]
