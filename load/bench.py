@@ -96,8 +96,9 @@ def ceiling(posts: list[str], backend: str, batch_sizes: tuple[int, ...], second
     """Micro-batches cut from length-sorted posts (as the batcher does), visited in random order."""
     from model.classifier import Classifier
     from service.inference.threads import configure_torch_threads
+    from service.settings import Settings
 
-    threads = configure_torch_threads(None)
+    threads = configure_torch_threads(Settings.from_env().torch_threads)  # the service's own setting
     classifier = Classifier.load(None, "int8" if backend == "int8" else "fp32")
     ordered = sorted(posts, key=len)
     classifier.predict(ordered[-32:], batch_size=32)  # first pass: lazy allocations

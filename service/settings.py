@@ -22,7 +22,7 @@ class Settings:
     port: int = 8000  # port to bind
     model_dir: Path | None = None  # model artifact directory (default: the shipped model)
     model_backend: str = "fp32"  # fp32 or int8 (dynamic quantisation)
-    torch_threads: int | None = None  # model threads (default: from the cgroup CPU quota)
+    torch_threads: int | None = None  # model threads (default: the CPU quota; 1 may win on a shared CPU)
     max_batch: int = 256  # items per /v1/classify/batch request
     max_chars: int = 5000  # characters per text (longer: 422, or truncated with "truncate": true)
     max_body_bytes: int = 8 * 1024 * 1024  # request body limit (413 beyond)

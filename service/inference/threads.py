@@ -45,11 +45,13 @@ def available_cpus(root: Path = CGROUP_ROOT) -> int:
 
 
 def configure_torch_threads(requested: int | None = None) -> int:
-    """Set torch's intra-op threads (explicit setting wins) and return the number used.
+    """Set torch's intra-op threads (explicit setting wins, else the CPU quota) and return the number.
 
-    The default leaves one CPU to the event loop and the tokenizer: when an OpenMP team spans every
-    CPU, a member preempted by the loop (or a neighbour) stalls each barrier while the others spin.
-    On 2 CPUs, 1 torch thread served 12.1 posts/s at 38 CPU-ms/post, 2 threads 3.9 at 94 (c=16)."""
-    threads = requested if requested and requested > 0 else max(1, available_cpus() - 1)
+    The quota, not os.cpu_count(): a pod limited to 2 CPUs on a 64-core node must not start 64 threads.
+    Measured on a quiet 2-CPU machine (make bench, 2026-11-23): 2 threads served 56.9 posts/s at c=64,
+    1 thread 35.9. Idle OpenMP threads wait passively (model/__init__.py), so the event loop still gets
+    the CPU it needs. Where other processes compete for the same CPUs, DIALOGIC_TORCH_THREADS=1 can do
+    better: under a saturated shared machine 1 thread served 12.1 posts/s and 2 threads 3.9."""
+    threads = requested if requested and requested > 0 else available_cpus()
     torch.set_num_threads(threads)
     return threads
