@@ -23,6 +23,14 @@ def accuracy(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndar
     return float((t == p).mean()) if len(t) else float("nan")
 
 
+def cohen_kappa(a: Sequence[int] | np.ndarray, b: Sequence[int] | np.ndarray) -> float:
+    """Agreement of two annotators beyond what their label frequencies give by chance."""
+    x, y = _arr(a), _arr(b)
+    observed = float((x == y).mean())
+    chance = sum(float((x == k).mean()) * float((y == k).mean()) for k in range(len(LABELS)))
+    return (observed - chance) / (1 - chance) if chance < 1 else 1.0
+
+
 def confusion(
     y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray, n_classes: int = len(LABELS)
 ) -> np.ndarray:

@@ -77,3 +77,13 @@ def test_temperature_recovers_a_known_scale() -> None:
     y = (rng.random(4000) < p[:, 1]).astype(int)
     # The model is 3x over-confident: its logits are the calibrated ones times 3, so T should be ~3.
     assert fit_temperature(3 * true_logits, y) == pytest.approx(3.0, rel=0.1)
+
+
+def test_cohen_kappa_known_values() -> None:
+    from model.metrics import cohen_kappa
+
+    assert cohen_kappa([0, 1, 0, 1], [0, 1, 0, 1]) == 1.0
+    # observed 0.5, chance 0.5 (both annotators 50/50): no agreement beyond chance
+    assert cohen_kappa([0, 0, 1, 1], [0, 1, 0, 1]) == 0.0
+    a, b = [0] * 6 + [1] * 4, [0] * 5 + [1] * 5
+    assert abs(cohen_kappa(a, b) - (0.9 - 0.5) / 0.5) < 1e-9
