@@ -43,8 +43,11 @@ def artifact_version(directory: Path) -> str:
         path = directory / name
         if name == META_FILE:
             meta = json.loads(path.read_text())
-            digest.update(json.dumps({k: meta[k] for k in ("labels", "temperature", "normalize_version")},
-                                     sort_keys=True).encode())
+            digest.update(
+                json.dumps(
+                    {k: meta[k] for k in ("labels", "temperature", "normalize_version")}, sort_keys=True
+                ).encode()
+            )
         else:
             with path.open("rb") as fh:
                 for block in iter(lambda: fh.read(1 << 20), b""):
@@ -74,8 +77,10 @@ class Classifier:
         if (directory / META_FILE).exists():
             meta = json.loads((directory / META_FILE).read_text())
             if meta.get("normalize_version") != NORMALIZE_VERSION:
-                raise ValueError(f"artifact was trained with normalisation v{meta.get('normalize_version')}, "
-                                 f"this code has v{NORMALIZE_VERSION}")
+                raise ValueError(
+                    f"artifact was trained with normalisation v{meta.get('normalize_version')}, "
+                    f"this code has v{NORMALIZE_VERSION}"
+                )
             model = AutoModelForSequenceClassification.from_pretrained(directory, dtype=torch.float32)
             tokenizer = AutoTokenizer.from_pretrained(directory)
             name, version = meta["name"], artifact_version(directory)
@@ -94,14 +99,22 @@ class Classifier:
         torch.manual_seed(seed)
         base = base_model_dir()
         model = AutoModelForSequenceClassification.from_pretrained(
-            base, num_labels=len(LABELS), id2label=dict(enumerate(LABELS)),
-            label2id={label: i for i, label in enumerate(LABELS)}, dtype=torch.float32,
+            base,
+            num_labels=len(LABELS),
+            id2label=dict(enumerate(LABELS)),
+            label2id={label: i for i, label in enumerate(LABELS)},
+            dtype=torch.float32,
         )
         return model, AutoTokenizer.from_pretrained(base)
 
     def encode(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
-        return self.tokenizer([normalize(t) for t in texts], padding=True, truncation=True,
-                              max_length=MAX_TOKENS, return_tensors="pt")
+        return self.tokenizer(
+            [normalize(t) for t in texts],
+            padding=True,
+            truncation=True,
+            max_length=MAX_TOKENS,
+            return_tensors="pt",
+        )
 
     @torch.inference_mode()
     def logits(self, texts: Sequence[str]) -> np.ndarray:
@@ -116,7 +129,7 @@ class Classifier:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         probs = np.zeros((len(texts), len(LABELS)), dtype=np.float64)
         for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             probs[idx] = softmax(self.logits([texts[i] for i in idx]) / self.temperature)
         return probs
 

@@ -111,10 +111,11 @@ def breakdown_table(
     lines = [head, "|---|---:|---:|" + "---:|---:|" * len(names) + "---:|"]
     stored: dict[str, Any] = {}
     for key, mask in groups.items():
-        reps = {s: subset_report(rows, p, mask) for s, p in systems.items()}
-        first = next(iter(reps.values()))
-        if first is None:
+        maybe = {s: subset_report(rows, p, mask) for s, p in systems.items()}
+        reps = {s: r for s, r in maybe.items() if r is not None}
+        if len(reps) < len(maybe):  # an empty slice
             continue
+        first = reps[names[0]]
         sup = first["per_class"]
         cells = " | ".join(f"{fmt(reps[s]['accuracy'])} | {fmt(reps[s]['macro_f1'])}" for s in names)
         lines.append(

@@ -89,7 +89,7 @@ def rule_report(
     records: list[Record], gold: dict[str, dict[str, Any]], read: dict[str, dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Per rule: coverage over all rows (and per source), precision on gold rows and on read rows."""
-    stats = {
+    stats: dict[str, dict[str, Any]] = {
         r.name: {
             "rule": r.name,
             "label": r.label,
@@ -103,7 +103,7 @@ def rule_report(
         }
         for r in RULES
     }
-    combined = {
+    combined: dict[str, Any] = {
         "rule": "COMBINED (tiers)",
         "label": "-",
         "tier": 0,
@@ -334,7 +334,7 @@ def datasheet(summary: dict[str, Any]) -> str:
             "| source | " + " | ".join(cols) + " | total |",
             "|---|" + "---:|" * (len(cols) + 1),
         ]
-        totals = Counter()
+        totals: Counter[str] = Counter()
         for source, c in table.items():
             out.append(
                 f"| {source} | " + " | ".join(str(c.get(k, 0)) for k in cols) + f" | {sum(c.values())} |"
