@@ -85,28 +85,12 @@ def dedupe(rows: list[dict[str, Any]], banned: set[str]) -> tuple[list[dict[str,
     return kept, leaked, len(rows) - leaked - len(kept)
 
 
-def rule_report(
-    records: list[Record], gold: dict[str, dict[str, Any]], read: dict[str, dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """Per rule: coverage over all rows (and per source), precision on gold rows and on read rows."""
-    stats: dict[str, dict[str, Any]] = {
-        r.name: {
-            "rule": r.name,
-            "label": r.label,
-            "tier": r.tier,
-            "coverage": 0,
-            "by_source": Counter(),
-            "gold_fired": 0,
-            "gold_correct": 0,
-            "read_fired": 0,
-            "read_correct": 0,
-        }
-        for r in RULES
-    }
-    combined: dict[str, Any] = {
-        "rule": "COMBINED (tiers)",
-        "label": "-",
-        "tier": 0,
+def _rule_counters(rule: str, label: str, tier: int) -> dict[str, Any]:
+    """Where a rule fires (overall and per source) and how often gold and read labels agree with it."""
+    return {
+        "rule": rule,
+        "label": label,
+        "tier": tier,
         "coverage": 0,
         "by_source": Counter(),
         "gold_fired": 0,
@@ -114,6 +98,14 @@ def rule_report(
         "read_fired": 0,
         "read_correct": 0,
     }
+
+
+def rule_report(
+    records: list[Record], gold: dict[str, dict[str, Any]], read: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Per rule: coverage over all rows (and per source), precision on gold rows and on read rows."""
+    stats = {r.name: _rule_counters(r.name, r.label, r.tier) for r in RULES}
+    combined = _rule_counters("COMBINED (tiers)", "-", 0)
     for rec in records:
         votes = rule_votes(rec)
         final, _ = apply_rules(rec)
