@@ -41,7 +41,7 @@ from service.runtime import (
 from service.scoring import Scorer
 from service.security import ApiGateMiddleware, KeyRing
 from service.settings import Settings
-from service.stats import TrafficMiddleware
+from service.stats import record_request
 from service.web import WebPlugin, swagger_ui
 
 log = logging.getLogger("dialogic.app")
@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[_lifespan],
         state=State({"runtime": Runtime(settings, limiter=limiter)}),
         # The gate innermost: its refusals get a request id and are counted.
-        middleware=[RequestContextMiddleware(), TrafficMiddleware(), gate],
+        middleware=[RequestContextMiddleware(record=record_request), gate],
         # JobsPlugin: /v1/jobs. WebPlugin: /metrics, /admin, /static.
         plugins=[problem_details_plugin(), JobsPlugin(settings), WebPlugin(settings)],
         request_max_body_size=settings.max_body_bytes,

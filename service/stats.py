@@ -17,9 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from litestar.enums import ScopeType
-from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Scope
 
 from service.metrics import HTTP_REQUESTS, HTTP_SECONDS, PREDICTIONS
 from service.observability import request_id
@@ -204,29 +202,12 @@ def record_scored(labels: list[str], hits: int, misses: int) -> None:
     WINDOW.scored(labels, hits, misses)
 
 
-class TrafficMiddleware(ASGIMiddleware):
-    """Counts and times every routed request by route template for Prometheus; /v1 ones also feed the
-    dashboard window. Sits inside RequestContextMiddleware, so the request id is known."""
-
-    scopes = (ScopeType.HTTP,)
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        started = time.perf_counter()
-        status = 500
-
-        async def capture(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await next_app(scope, receive, capture)
-        finally:
-            seconds = time.perf_counter() - started
-            method = str(scope.get("method", "GET"))
-            route = scope.get("path_template") or "unrouted"
-            HTTP_REQUESTS.labels(method, route, str(status)).inc()
-            HTTP_SECONDS.labels(method, route).observe(seconds)
-            if route.startswith(TRACKED_PREFIX):
-                WINDOW.request(method, route, status, seconds, request_id.get())
+def record_request(scope: Scope, status: int, seconds: float) -> None:
+    """Counts and times a routed request by route template for Prometheus; /v1 ones also feed the
+    dashboard window. Called by RequestContextMiddleware while the request id is still set."""
+    method = str(scope.get("method", "GET"))
+    route = scope.get("path_template") or "unrouted"
+    HTTP_REQUESTS.labels(method, route, str(status)).inc()
+    HTTP_SECONDS.labels(method, route).observe(seconds)
+    if route.startswith(TRACKED_PREFIX):
+        WINDOW.request(method, route, status, seconds, request_id.get())
