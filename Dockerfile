@@ -12,7 +12,10 @@ RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
 COPY pyproject.toml README.md ./
 COPY service ./service
 COPY model ./model
-RUN pip install .
+# Then build the int8 (ONNX Runtime) model from the shipped weights, so pods start without that step
+# and never write to their read-only root filesystem.
+RUN pip install . \
+ && HF_HUB_OFFLINE=1 python -c "from model.classifier import Classifier; Classifier.load(backend='int8', threads=1)"
 
 FROM python:3.11-slim
 ENV PATH=/opt/venv/bin:$PATH \

@@ -42,8 +42,13 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float) -> Non
 
 @dataclass(frozen=True)
 class Server:
-    base: str
+    host: str
+    port: int
     pid: int
+
+    @property
+    def base(self) -> str:
+        return f"http://{self.host}:{self.port}"
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the server process so far (all its threads): a measure of cost
@@ -78,7 +83,7 @@ def serve(
     base = f"http://{HOST}:{port}"
     try:
         wait_ready(base + READY_PATH, proc, ready_timeout_s)
-        yield Server(base, proc.pid)
+        yield Server(HOST, port, proc.pid)
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

@@ -53,9 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
     rows = list(read_jsonl(args.dev))
     clf = Classifier.load(args.artifact)
-    logits = np.concatenate(
-        [clf.logits([r["text"] for r in rows[i : i + 64]]) for i in range(0, len(rows), 64)]
-    )
+    logits = clf.logits([r["text"] for r in rows])
     labels = np.array([LABELS.index(r["label"]) for r in rows])
     t = fit_temperature(logits, labels)
     meta_path = args.artifact / META_FILE

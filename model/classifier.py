@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -20,13 +20,20 @@ import numpy as np
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+from model import onnx_int8
 from model.normalize import NORMALIZE_VERSION, normalize
 
 LABELS: tuple[str, str] = ("broadcast", "conversation")
 ARTIFACT_DIR = Path(__file__).parent / "artifacts" / "dialogic-minilm"
 META_FILE = "dialogic.json"
 MAX_TOKENS = 128
-Backend = Literal["fp32", "int8"]
+Backend = Literal["fp32", "int8"]  # torch fp32 (the reference), or ONNX Runtime int8 (model/onnx_int8.py)
+BACKENDS: tuple[Backend, ...] = ("fp32", "int8")
+PAD_TOLERANCE = 0.1  # padded tokens a forward pass may carry, as a share of its real tokens
+# Texts per forward pass. int8 runs one: its activations are quantised with one scale per pass, so in a
+# pass of several texts each text's scores would depend on its neighbours (a borderline label flipped
+# in testing). One text per pass was also its fastest layout (README, Performance).
+MAX_PASS: dict[Backend, int] = {"fp32": 64, "int8": 1}
 
 
 def base_model_dir() -> Path:
@@ -61,9 +68,12 @@ class Prediction:
     scores: dict[str, float]
 
 
+Forward = Callable[[dict[str, np.ndarray]], np.ndarray]  # padded token arrays -> logits
+
+
 @dataclass
 class Classifier:
-    model: Any
+    forward: Forward
     tokenizer: Any
     name: str
     version: str
@@ -71,27 +81,38 @@ class Classifier:
     metrics: dict[str, Any] = field(default_factory=dict)
     backend: Backend = "fp32"
 
+    @property
+    def max_pass(self) -> int:
+        return MAX_PASS[self.backend]
+
     @classmethod
-    def load(cls, directory: Path | None = None, backend: Backend = "fp32") -> Classifier:
+    def load(
+        cls, directory: Path | None = None, backend: Backend = "fp32", threads: int | None = None
+    ) -> Classifier:
+        """`threads`: threads per forward pass (None: the library's default, every core)."""
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
         directory = directory or ARTIFACT_DIR
-        if (directory / META_FILE).exists():
-            meta = json.loads((directory / META_FILE).read_text())
-            if meta.get("normalize_version") != NORMALIZE_VERSION:
-                raise ValueError(
-                    f"artifact was trained with normalisation v{meta.get('normalize_version')}, "
-                    f"this code has v{NORMALIZE_VERSION}"
-                )
-            model = AutoModelForSequenceClassification.from_pretrained(directory, dtype=torch.float32)
-            tokenizer = AutoTokenizer.from_pretrained(directory)
-            name, version = meta["name"], artifact_version(directory)
-            temperature, metrics = float(meta["temperature"]), meta.get("metrics", {})
-        else:
+        if not (directory / META_FILE).exists():
+            if backend == "int8":
+                raise ValueError(f"the int8 backend is built from a trained artifact; none in {directory}")
             model, tokenizer = cls.fresh(seed=0)
-            name, version, temperature, metrics = "all-MiniLM-L6-v2-untrained", "untrained", 1.0, {}
-        model.eval()
+            return cls(_torch_forward(model, threads), tokenizer, "all-MiniLM-L6-v2-untrained", "untrained")
+        meta = json.loads((directory / META_FILE).read_text())
+        if meta.get("normalize_version") != NORMALIZE_VERSION:
+            raise ValueError(
+                f"artifact was trained with normalisation v{meta.get('normalize_version')}, "
+                f"this code has v{NORMALIZE_VERSION}"
+            )
+        version = artifact_version(directory)
         if backend == "int8":
-            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-        return cls(model, tokenizer, name, version, temperature, metrics, backend)
+            forward = _onnx_forward(onnx_int8.session(directory, version, threads or 0))
+        else:
+            model = AutoModelForSequenceClassification.from_pretrained(directory, dtype=torch.float32)
+            forward = _torch_forward(model, threads)
+        tokenizer = AutoTokenizer.from_pretrained(directory)
+        temperature, metrics = float(meta["temperature"]), meta.get("metrics", {})
+        return cls(forward, tokenizer, meta["name"], version, temperature, metrics, backend)
 
     @staticmethod
     def fresh(seed: int) -> tuple[Any, Any]:
@@ -107,34 +128,76 @@ class Classifier:
         )
         return model, AutoTokenizer.from_pretrained(base)
 
-    def encode(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
-        return self.tokenizer(
-            [normalize(t) for t in texts],
-            padding=True,
-            truncation=True,
-            max_length=MAX_TOKENS,
-            return_tensors="pt",
-        )
-
-    @torch.inference_mode()
-    def logits(self, texts: Sequence[str]) -> np.ndarray:
-        """Raw logits for one batch, in input order (the caller chooses the batch)."""
+    def logits(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Raw logits in input order. Texts are tokenised once, then run in forward passes of at most
+        `batch_size` texts of similar token counts (`length_buckets`), so padding stays small."""
         if not texts:
             return np.zeros((0, len(LABELS)), dtype=np.float32)
-        out = self.model(**self.encode(texts)).logits
-        return out.float().numpy()
+        ids = self.tokenizer([normalize(t) for t in texts], truncation=True, max_length=MAX_TOKENS)[
+            "input_ids"
+        ]
+        out = np.zeros((len(texts), len(LABELS)), dtype=np.float32)
+        for bucket in length_buckets([len(seq) for seq in ids], min(batch_size, self.max_pass)):
+            out[bucket] = self.forward(self._pad([ids[i] for i in bucket]))
+        return out
+
+    def _pad(self, ids: list[list[int]]) -> dict[str, np.ndarray]:
+        input_ids = np.full((len(ids), max(map(len, ids))), self.tokenizer.pad_token_id, dtype=np.int64)
+        mask = np.zeros_like(input_ids)
+        for row, seq in enumerate(ids):
+            input_ids[row, : len(seq)] = seq
+            mask[row, : len(seq)] = 1
+        return {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(mask)}
 
     def probabilities(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        """Calibrated probabilities; long inputs are scored in length-sorted batches to cut padding."""
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        probs = np.zeros((len(texts), len(LABELS)), dtype=np.float64)
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            probs[idx] = softmax(self.logits([texts[i] for i in idx]) / self.temperature)
-        return probs
+        """Calibrated probabilities (temperature-scaled softmax), in input order."""
+        return softmax(self.logits(texts, batch_size).astype(np.float64) / self.temperature)
 
     def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[Prediction]:
         return [to_prediction(p) for p in self.probabilities(texts, batch_size)]
+
+
+def length_buckets(
+    lengths: Sequence[int], max_size: int, tolerance: float = PAD_TOLERANCE
+) -> list[list[int]]:
+    """Indices grouped for forward passes: sorted by length, a pass grows while its padding stays within
+    `tolerance` of its real tokens. A padded position costs as much as a real one, and on real posts
+    (5 to 128 tokens) fixed-size chunks spent more on padding than batching saved."""
+    buckets: list[list[int]] = []
+    tokens = 0
+    for i in sorted(range(len(lengths)), key=lengths.__getitem__):
+        current = buckets[-1] if buckets else []
+        grown = len(current) + 1
+        if current and grown <= max_size and lengths[i] * grown <= (1 + tolerance) * (tokens + lengths[i]):
+            current.append(i)
+            tokens += lengths[i]
+        else:
+            buckets.append([i])
+            tokens = lengths[i]
+    return buckets
+
+
+def _torch_forward(model: Any, threads: int | None) -> Forward:
+    if threads:
+        torch.set_num_threads(threads)  # process-wide: torch has one intra-op pool
+    model.eval()
+
+    @torch.inference_mode()
+    def forward(batch: dict[str, np.ndarray]) -> np.ndarray:
+        logits: np.ndarray = (
+            model(**{k: torch.from_numpy(v) for k, v in batch.items()}).logits.float().numpy()
+        )
+        return logits
+
+    return forward
+
+
+def _onnx_forward(session: Any) -> Forward:
+    def forward(batch: dict[str, np.ndarray]) -> np.ndarray:
+        logits: np.ndarray = session.run(["logits"], batch)[0]
+        return logits
+
+    return forward
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

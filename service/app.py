@@ -26,7 +26,7 @@ from service.api.model_info import ModelController
 from service.cache import RedisCache, build_cache
 from service.errors import problem_details_plugin
 from service.inference.batcher import Batcher
-from service.inference.threads import configure_torch_threads
+from service.inference.threads import model_cpus
 from service.metrics import MODEL_LOAD_SECONDS
 from service.observability import RequestContextMiddleware, configure_logging
 from service.ratelimit import RateLimiter
@@ -52,9 +52,9 @@ WARMUP_TEXT = "@user thanks for the quick reply, see you tomorrow!"
 async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     runtime: Runtime = app.state.runtime
     settings = runtime.settings
-    runtime.threads = configure_torch_threads(settings.torch_threads)
+    runtime.workers = model_cpus(settings.model_cpus)  # one single-threaded forward pass per CPU
     started = time.perf_counter()
-    classifier = await asyncio.to_thread(load_classifier, settings)
+    classifier = await asyncio.to_thread(load_classifier, settings, 1)
     runtime.model_load_s = time.perf_counter() - started
     MODEL_LOAD_SECONDS.set(runtime.model_load_s)
     batcher = Batcher(
@@ -63,6 +63,7 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
         settings.batch_max_wait_ms,
         settings.queue_size,
         settings.request_timeout_s,
+        runtime.workers,
     )
     runtime.classifier, runtime.batcher = classifier, batcher
     batcher.start()
@@ -78,7 +79,7 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
             "model": classifier.name,
             "version": classifier.version,
             "backend": classifier.backend,
-            "threads": runtime.threads,
+            "workers": runtime.workers,
         },
     )
     try:

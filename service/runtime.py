@@ -12,23 +12,25 @@ from typing import Literal, cast
 
 from litestar.datastructures import State
 
-from model.classifier import Backend, Classifier
+from model.classifier import BACKENDS, Backend, Classifier
 from service.cache.base import ResultCache
 from service.errors import NOT_READY
 from service.inference.batcher import Batcher
+from service.inference.threads import model_cpus
 from service.ratelimit import RateLimiter
 from service.scoring import Scorer
 from service.settings import Settings
 
 Phase = Literal["starting", "ready", "stopping"]
-BACKENDS: tuple[Backend, ...] = ("fp32", "int8")
 
 
-def load_classifier(settings: Settings) -> Classifier:
-    """The configured model, for the API and the CLI alike (the backend is checked here, once)."""
+def load_classifier(settings: Settings, threads: int | None = None) -> Classifier:
+    """The configured model for the API, the CLI and the job workers. `threads` per forward pass
+    (default: every CPU the model may use, for callers that run one pass at a time)."""
     if settings.model_backend not in BACKENDS:
         raise ValueError(f"model_backend must be one of {BACKENDS}, not {settings.model_backend!r}")
-    return Classifier.load(settings.model_dir, cast(Backend, settings.model_backend))
+    backend = cast(Backend, settings.model_backend)
+    return Classifier.load(settings.model_dir, backend, threads or model_cpus(settings.model_cpus))
 
 
 @dataclass
@@ -40,7 +42,7 @@ class Runtime:
     cache: ResultCache | None = None
     scorer: Scorer | None = None
     limiter: RateLimiter | None = None
-    threads: int = 0
+    workers: int = 0  # forward passes the batcher runs in parallel
     started_at: float = field(default_factory=time.time)  # for the admin dashboard's uptime
     model_load_s: float | None = None
 

@@ -28,7 +28,7 @@ def settings() -> Settings:
     from service.settings import Settings
 
     # Small limits so the limit paths are cheap to hit; explicit so DIALOGIC_* in the shell cannot leak in.
-    return Settings(max_batch=8, max_chars=200, max_body_bytes=64 * 1024, queue_size=512, torch_threads=1)
+    return Settings(max_batch=8, max_chars=200, max_body_bytes=64 * 1024, queue_size=512, model_cpus=1)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
-"""How many threads torch may use: the container's CPU quota, not the host's core count.
+"""How many CPUs the model may use: the container's CPU quota, not the host's core count.
 
-os.cpu_count() reports the host's cores; in a container limited to 2 CPUs, torch would start one
-thread per host core and thrash the quota. The quota is read from cgroup v2, then v1, and capped by
+os.cpu_count() reports the host's cores; in a container limited to 2 CPUs, a runtime starting one
+thread per host core would thrash the quota. The quota is read from cgroup v2, then v1, and capped by
 the CPU affinity mask (which taskset and some schedulers set instead).
 """
 
@@ -10,8 +10,6 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-
-import torch
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -44,14 +42,7 @@ def available_cpus(root: Path = CGROUP_ROOT) -> int:
     return max(1, min(affinity, math.ceil(quota)) if quota is not None else affinity)
 
 
-def configure_torch_threads(requested: int | None = None) -> int:
-    """Set torch's intra-op threads (explicit setting wins, else the CPU quota) and return the number.
-
-    The quota, not os.cpu_count(): a pod limited to 2 CPUs on a 64-core node must not start 64 threads.
-    Measured on a quiet 2-CPU machine (make bench, 2026-11-23): 2 threads served 56.9 posts/s at c=64,
-    1 thread 35.9. Idle OpenMP threads wait passively (model/__init__.py), so the event loop still gets
-    the CPU it needs. Where other processes compete for the same CPUs, DIALOGIC_TORCH_THREADS=1 can do
-    better: under a saturated shared machine 1 thread served 12.1 posts/s and 2 threads 3.9."""
-    threads = requested if requested and requested > 0 else available_cpus()
-    torch.set_num_threads(threads)
-    return threads
+def model_cpus(requested: int | None = None) -> int:
+    """CPUs the model may use: the explicit setting, else the quota (a pod limited to 2 CPUs on a 64-core
+    node must not start 64 threads)."""
+    return requested if requested and requested > 0 else available_cpus()

@@ -2,7 +2,7 @@
 
 Workers share nothing but Redis, so scaling out is starting more of them (one per CPU-limited pod):
 each takes one chunk at a time, since a second concurrent chunk would only contend for the same
-torch threads. They score through the same Scorer and result cache as the API, so a post already
+CPUs. They score through the same Scorer and result cache as the API, so a post already
 seen by either is not recomputed. SIGTERM lets the current chunk finish within one lease.
 """
 
@@ -17,7 +17,7 @@ from saq.types import PartialTimersDict
 
 from model.classifier import Prediction
 from service.cache import build_cache
-from service.inference.threads import configure_torch_threads
+from service.inference.threads import model_cpus
 from service.jobs.store import CHUNK_FUNCTION, JobStore
 from service.jobs.tasks import ChunkRunner
 from service.observability import configure_logging
@@ -29,8 +29,8 @@ log = logging.getLogger("dialogic.jobs")
 
 
 async def serve(settings: Settings) -> None:
-    threads = configure_torch_threads(settings.torch_threads)
-    classifier = await asyncio.to_thread(load_classifier, settings)
+    threads = model_cpus(settings.model_cpus)  # one chunk at a time: each forward pass gets every CPU
+    classifier = await asyncio.to_thread(load_classifier, settings, threads)
 
     async def predict(texts: Sequence[str]) -> list[Prediction]:
         return await asyncio.to_thread(classifier.predict, texts)

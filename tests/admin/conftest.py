@@ -57,7 +57,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             "DIALOGIC_REDIS_URL": "redis://127.0.0.1:6379/0",
             "DIALOGIC_REDIS_TIMEOUT_MS": "1000",  # a busy shared machine: tests check behaviour
             "DIALOGIC_CACHE_PREFIX": f"dialogic-admin-test-{uuid.uuid4().hex[:10]}",
-            "DIALOGIC_TORCH_THREADS": "1",
+            "DIALOGIC_MODEL_CPUS": "1",
             "DIALOGIC_MAX_CHARS": "200",
         }
     )

@@ -39,7 +39,7 @@ def make_settings(**overrides: Any) -> Settings:
         job_chunk_size=50,
         job_lease_s=2,
         max_chars=200,
-        torch_threads=1,
+        model_cpus=1,
         log_level="WARNING",
     )
     return Settings(**(values | overrides))

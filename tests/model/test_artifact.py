@@ -8,7 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from model.classifier import ARTIFACT_DIR, LABELS, META_FILE, Classifier, artifact_version
+from model import onnx_int8
+from model.classifier import ARTIFACT_DIR, LABELS, META_FILE, Classifier, artifact_version, length_buckets
 from model.normalize import NORMALIZE_VERSION
 
 CLEAR = [
@@ -29,7 +30,7 @@ CLEAR = [
 @pytest.fixture(scope="module")
 def clf() -> Classifier:
     assert (ARTIFACT_DIR / META_FILE).exists(), "the trained artifact must ship in model/artifacts"
-    return Classifier.load(ARTIFACT_DIR)
+    return Classifier.load(ARTIFACT_DIR, backend="fp32")
 
 
 def test_artifact_layout_and_metadata() -> None:
@@ -44,14 +45,13 @@ def test_artifact_layout_and_metadata() -> None:
     assert meta.get("metrics", {}).get("gold", {}).get("macro_f1") is not None
 
 
-def test_weights_are_fp16_on_disk_fp32_in_memory(clf: Classifier) -> None:
+def test_weights_are_fp16_on_disk_computed_in_fp32(clf: Classifier) -> None:
     from safetensors import safe_open
 
     with safe_open(str(ARTIFACT_DIR / "model.safetensors"), framework="pt") as fh:
         name = next(iter(fh.keys()))
         assert str(fh.get_tensor(name).dtype) == "torch.float16"
-    assert next(clf.model.parameters()).dtype.is_floating_point
-    assert str(next(clf.model.parameters()).dtype) == "torch.float32"
+    assert clf.backend == "fp32" and clf.logits(["a post"]).dtype == np.float32
 
 
 def test_version_is_stable_across_loads(clf: Classifier) -> None:
@@ -74,6 +74,40 @@ def test_scores_are_probabilities_and_deterministic(clf: Classifier) -> None:
     np.testing.assert_allclose(a, b, atol=1e-5)
 
 
-def test_int8_backend_agrees_on_clear_examples() -> None:
-    q = Classifier.load(ARTIFACT_DIR, backend="int8")
-    assert [p.label for p in q.predict([t for t, _ in CLEAR])] == [want for _, want in CLEAR]
+def test_int8_backend_agrees_with_fp32(clf: Classifier) -> None:
+    q = Classifier.load(ARTIFACT_DIR, backend="int8", threads=1)
+    texts = [t for t, _ in CLEAR]
+    assert [p.label for p in q.predict(texts)] == [want for _, want in CLEAR]
+    assert q.version == clf.version  # one model, two ways to run it
+    np.testing.assert_allclose(q.probabilities(texts), clf.probabilities(texts), atol=0.1)
+    alone = np.concatenate([q.probabilities([t]) for t in texts])
+    assert np.array_equal(q.probabilities(texts), alone)  # a text's scores never depend on its batch
+
+
+def test_int8_model_is_built_once_and_reused(monkeypatch: pytest.MonkeyPatch) -> None:
+    Classifier.load(ARTIFACT_DIR, backend="int8", threads=1)  # built here if no earlier test did
+    path = onnx_int8.cached_path(ARTIFACT_DIR, artifact_version(ARTIFACT_DIR))
+    assert path.exists()
+
+    def no_rebuild(*args: object) -> None:
+        raise AssertionError("rebuilt although the int8 model is cached")
+
+    monkeypatch.setattr(onnx_int8, "build", no_rebuild)
+    Classifier.load(ARTIFACT_DIR, backend="int8", threads=1)
+
+
+def test_length_buckets_bound_padding_and_size() -> None:
+    lengths = [5, 30, 31, 128, 32, 7, 29, 33, 30, 31]
+    buckets = length_buckets(lengths, max_size=3)
+    assert sorted(i for b in buckets for i in b) == list(range(len(lengths)))  # each text exactly once
+    for bucket in buckets:
+        sizes = [lengths[i] for i in bucket]
+        assert len(bucket) <= 3
+        assert max(sizes) * len(sizes) <= 1.1 * sum(sizes)  # padding within the tolerance
+    assert [5, 7] not in [[lengths[i] for i in b] for b in buckets]  # 2 pads of 12 tokens: apart
+    assert length_buckets([10] * 7, max_size=4) == [[0, 1, 2, 3], [4, 5, 6]]
+
+
+def test_scores_do_not_depend_on_how_texts_are_grouped(clf: Classifier) -> None:
+    texts = [t for t, _ in CLEAR]
+    np.testing.assert_allclose(clf.probabilities(texts, batch_size=1), clf.probabilities(texts), atol=1e-5)

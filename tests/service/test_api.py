@@ -182,7 +182,7 @@ def test_model_info(client: Client, classifier: Classifier) -> None:
         "name": classifier.name,
         "version": classifier.version,
         "labels": list(LABELS),
-        "backend": "fp32",
+        "backend": "int8",  # the default: same gold F1 as fp32, faster
         "metrics": classifier.metrics,
     }
 

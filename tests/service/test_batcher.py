@@ -17,18 +17,27 @@ from service.inference.batcher import Batcher, DeadlineExceeded, Overloaded
 class FakeModel:
     """Records each micro-batch; the label encodes the text so ordering errors show up."""
 
+    max_pass = 64
+
     def __init__(self, delay_s: float = 0.0, fail: bool = False) -> None:
         self.batches: list[list[str]] = []
         self.threads: set[str] = set()
         self.delay_s, self.fail = delay_s, fail
         self.gate = threading.Event()
         self.gate.set()
+        self.running = self.most_at_once = 0
+        self.lock = threading.Lock()
 
     def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[Prediction]:
         self.gate.wait()
+        with self.lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
         self.threads.add(threading.current_thread().name)
         self.batches.append(list(texts))
         time.sleep(self.delay_s)
+        with self.lock:
+            self.running -= 1
         if self.fail:
             raise RuntimeError("model broke")
         return [Prediction(label=t, scores={"broadcast": 0.5, "conversation": 0.5}) for t in texts]
@@ -50,7 +59,19 @@ async def test_concurrent_requests_share_micro_batches_and_keep_order() -> None:
     assert [[p.label for p in res] for res in results] == groups
     assert all(len(b) <= 4 for b in model.batches)
     assert len(model.batches) < 12  # grouped across requests, not one pass per text
-    assert model.threads == {"dialogic-batcher"}  # never the event loop's thread
+    assert model.threads == {"dialogic-batcher-0"}  # never the event loop's thread
+
+
+async def test_workers_run_passes_side_by_side_and_drain_on_stop() -> None:
+    model = FakeModel(delay_s=0.05)
+    batcher = make(model, max_size=1, workers=2)
+    texts = [f"t{i}" for i in range(8)]
+    pending = asyncio.ensure_future(asyncio.gather(*[batcher.predict([t]) for t in texts]))
+    await asyncio.sleep(0.01)
+    await batcher.stop()  # admitted texts are still computed
+    assert [res[0].label for res in await pending] == texts
+    assert model.threads == {"dialogic-batcher-0", "dialogic-batcher-1"}
+    assert model.most_at_once == 2
 
 
 async def test_full_queue_raises_overloaded_at_once() -> None:

@@ -13,7 +13,7 @@ from service import cli, runtime
 
 @pytest.fixture(autouse=True)
 def shared_model(monkeypatch: pytest.MonkeyPatch, classifier: Classifier) -> None:
-    monkeypatch.setattr(runtime, "load_classifier", lambda settings: classifier)
+    monkeypatch.setattr(runtime, "load_classifier", lambda settings, threads=None: classifier)
     monkeypatch.setenv("DIALOGIC_MAX_CHARS", "50")
 
 

@@ -25,8 +25,8 @@ async def ready_status(application: object) -> tuple[int, dict[str, object]]:
 async def test_ready_only_between_warm_up_and_shutdown(
     monkeypatch: pytest.MonkeyPatch, classifier: Classifier
 ) -> None:
-    monkeypatch.setattr(app_module, "load_classifier", lambda settings: classifier)
-    application = app_module.create_app(Settings(torch_threads=1))
+    monkeypatch.setattr(app_module, "load_classifier", lambda settings, threads=None: classifier)
+    application = app_module.create_app(Settings(model_cpus=1))
     status, body = await ready_status(application)
     assert status == 503 and body["type"] == "/problems/not-ready" and body["phase"] == "starting"
     assert body["model"] == {"loaded": False}

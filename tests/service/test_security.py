@@ -31,7 +31,7 @@ KEYS = ("first-key-0f3a9c", "second-key-77b1e2")
 def app_client(classifier: Classifier, settings: Settings, **changes: Any) -> Iterator[TestClient[Litestar]]:
     """A fresh app with other settings around the already-loaded model (loading it again costs seconds)."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(app_module, "load_classifier", lambda _: classifier)
+        mp.setattr(app_module, "load_classifier", lambda _, threads=None: classifier)
         with TestClient(app_module.create_app(replace(settings, **changes))) as client:
             yield client
 

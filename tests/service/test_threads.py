@@ -42,8 +42,6 @@ def test_no_cgroup_uses_affinity(tmp_path: Path) -> None:
     assert threads.available_cpus(tmp_path) == 8
 
 
-def test_explicit_setting_wins(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[int] = []
-    monkeypatch.setattr(threads.torch, "set_num_threads", calls.append)
-    assert threads.configure_torch_threads(3) == 3
-    assert calls == [3]
+def test_explicit_setting_wins() -> None:
+    assert threads.model_cpus(3) == 3
+    assert threads.model_cpus(None) == threads.model_cpus(0) == threads.available_cpus()

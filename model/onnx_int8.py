@@ -1,0 +1,122 @@
+"""The int8 backend: the shipped fp32 model exported to ONNX, fused and quantised, run by ONNX Runtime.
+
+The repository ships one model (the safetensors artifact); this file is derived from it on first use
+(about 10 s) and kept beside it under `onnx/` (git-ignored), named by the artifact version and the
+onnxruntime version, so a later start, another worker or the container image reuses it. Where the
+artifact directory is read-only (a locked-down pod whose image skipped the build), it goes to the
+temp directory instead.
+
+Steps: export with eager attention (the pattern ONNX Runtime's BERT optimiser fuses into one
+Attention op, with fused GELU and skip-LayerNorm), then dynamic int8 quantisation of the weights,
+per output channel. Measured on the 2-CPU VM (2026-11-23, one thread per pass, 2 passes in parallel,
+real posts): 208 posts/s against 76 for torch fp32 laid out the same way; the gold-set figures of
+both backends are in the model card.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("dialogic.model")
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def cached_path(directory: Path, version: str) -> Path:
+    import onnxruntime
+
+    name = f"{version}-int8-ort{onnxruntime.__version__}.onnx"
+    folder = directory / "onnx"
+    try:
+        folder.mkdir(exist_ok=True)
+        if os.access(folder, os.W_OK) or (folder / name).exists():
+            return folder / name
+    except OSError:
+        pass
+    return Path(tempfile.gettempdir()) / "dialogic-onnx" / name
+
+
+def build(directory: Path, target: Path) -> None:
+    """Export, fuse and quantise the artifact in `directory` into `target` (atomically)."""
+    import onnx
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.transformers import optimizer
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    model = AutoModelForSequenceClassification.from_pretrained(
+        directory, dtype=torch.float32, attn_implementation="eager"
+    ).eval()
+
+    class LogitsOnly(torch.nn.Module):
+        """Positional inputs in, logits out: the signature the exporter traces."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            return self.model(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).logits
+
+    sample = AutoTokenizer.from_pretrained(directory)(
+        ["a sample post", "a"], padding=True, return_tensors="pt"
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as work:
+        exported, fused = Path(work) / "fp32.onnx", Path(work) / "fused.onnx"
+        dynamic = {name: {0: "batch", 1: "tokens"} for name in INPUTS}
+        with warnings.catch_warnings():  # tracer notes on shape-dependent branches: shapes stay dynamic
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                LogitsOnly(),
+                tuple(sample[name] for name in INPUTS),
+                str(exported),
+                input_names=list(INPUTS),
+                output_names=["logits"],
+                dynamic_axes={**dynamic, "logits": {0: "batch"}},
+                opset_version=17,
+                dynamo=False,  # the TorchScript exporter: no onnxscript, and a graph the optimiser knows
+            )
+        config = model.config
+        optimizer.optimize_model(
+            str(exported),
+            model_type="bert",
+            num_heads=config.num_attention_heads,
+            hidden_size=config.hidden_size,
+        ).save_model_to_file(str(fused))
+        staged = Path(work) / "int8.onnx"
+        logging.disable(logging.WARNING)  # the quantiser's advice to pre-process goes to the root logger
+        try:
+            quantize_dynamic(
+                fused,
+                staged,
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},  # fused ops: no inferred type
+            )
+        finally:
+            logging.disable(logging.NOTSET)
+        os.replace(staged, target)  # readers never see a half-written file
+
+
+def session(directory: Path, version: str, threads: int) -> Any:
+    """An ONNX Runtime session on the int8 model (built first if missing), `threads` per forward pass.
+    One session serves concurrent `run` calls from several threads."""
+    import onnxruntime
+
+    path = cached_path(directory, version)
+    if not path.exists():
+        log.info("building the int8 model", extra={"event": "onnx_build", "path": str(path)})
+        build(directory, path)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle threads sleep
+    options.log_severity_level = 3  # warnings about unused initialisers are noise here
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
