@@ -35,8 +35,6 @@ from service.runtime import (
     load_classifier,
     provide_classifier,
     provide_runtime,
-    provide_scorer,
-    provide_settings,
 )
 from service.scoring import Scorer
 from service.security import ApiGateMiddleware, KeyRing
@@ -100,9 +98,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[ClassifyController, HealthController, ModelController],
         dependencies={
             "runtime": Provide(provide_runtime, sync_to_thread=False),
-            "scorer": Provide(provide_scorer, sync_to_thread=False),
             "classifier": Provide(provide_classifier, sync_to_thread=False),
-            "settings": Provide(provide_settings, sync_to_thread=False),
         },
         lifespan=[_lifespan],
         state=State({"runtime": Runtime(settings, limiter=limiter)}),

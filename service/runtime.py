@@ -58,13 +58,5 @@ def provide_runtime(state: State) -> Runtime:
     return runtime
 
 
-def provide_scorer(state: State) -> Scorer:
-    return provide_runtime(state).ready()[1]
-
-
 def provide_classifier(state: State) -> Classifier:
     return provide_runtime(state).ready()[0]
-
-
-def provide_settings(state: State) -> Settings:
-    return provide_runtime(state).settings

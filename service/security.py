@@ -20,7 +20,6 @@ import sys
 from typing import TYPE_CHECKING
 
 from litestar import Request
-from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.plugins.problem_details import ProblemDetailsException
@@ -126,13 +125,14 @@ class ApiGateMiddleware(ASGIMiddleware):
                 return
         started = False
 
+        extra = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+
         async def send_with_headers(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                response_headers = MutableScopeHeaders.from_message(message)
-                for name, value in headers.items():
-                    response_headers[name] = value
+                if extra:  # names no handler sets: appending is enough
+                    message["headers"] = [*message.get("headers", ()), *extra]
             await send(message)
 
         if not scope["route_handler"].opt.get(DEADLINE_OPT):

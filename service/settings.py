@@ -37,7 +37,8 @@ class Settings:
     redis_url: str | None = None  # Redis for the result cache (unset: in-process LRU)
     cache_ttl: int = 7 * 24 * 3600  # result-cache time to live, seconds
     cache_prefix: str = "dialogic"  # namespace prefix of cache keys
-    cache_size: int = 100_000  # entries of the in-process LRU
+    cache_size: int = 100_000  # entries of the in-process LRU (without Redis)
+    cache_local_entries: int = 10_000  # hot results each replica keeps in memory in front of Redis (0: off)
     redis_timeout_ms: float = 50.0  # per Redis operation; slower counts as a failure
     log_level: str = "INFO"  # log level
     max_upload_bytes: int = 200 * 1024 * 1024  # batch-job upload limit, bytes (413 beyond)

@@ -28,6 +28,7 @@ async def build_cache(settings: Settings) -> ResultCache:
         prefix=settings.cache_prefix,
         ttl_s=settings.cache_ttl,
         timeout_ms=settings.redis_timeout_ms,
+        local_entries=settings.cache_local_entries,
     )
     if not await cache.ping(CONNECT_TIMEOUT_S):
         log.warning(

@@ -25,6 +25,7 @@ from redis.backoff import NoBackoff
 from model.classifier import LABELS
 from service.cache.base import Scores
 from service.cache.breaker import CircuitBreaker
+from service.cache.memory import MemoryCache
 from service.metrics import CACHE_ERRORS, CACHE_OP_SECONDS, CACHE_SKIPPED
 
 T = TypeVar("T")
@@ -56,10 +57,16 @@ class RedisCache:
         timeout_s: float,
         breaker: CircuitBreaker | None = None,
         where: str = "",
+        local_entries: int = 0,
     ) -> None:
         self.client, self.prefix, self.ttl_s, self.timeout_s = client, prefix, ttl_s, timeout_s
         self.breaker = breaker or CircuitBreaker(self.name)
         self.where = where
+        # Hot results (a viral post, a retried export) are answered from this replica's memory without
+        # a round trip, which was the largest cost of a cached request. A local copy never goes stale:
+        # its key names the model version and backend, so it holds what Redis holds or held before a
+        # flush, and both give the same result as recomputing.
+        self.local = MemoryCache(local_entries, ttl_s) if local_entries > 0 else None
 
     @classmethod
     def from_url(
@@ -71,6 +78,7 @@ class RedisCache:
         timeout_ms: float,
         max_connections: int = 64,
         breaker: CircuitBreaker | None = None,
+        local_entries: int = 0,
     ) -> RedisCache:
         """A pooled client with no retries: the breaker decides when to try again, and a retry would
         double the worst-case latency."""
@@ -93,6 +101,7 @@ class RedisCache:
             timeout_s=timeout_s,
             breaker=breaker,
             where=where,
+            local_entries=local_entries,
         )
 
     async def _run(
@@ -122,6 +131,16 @@ class RedisCache:
         return bool(await self._run("ping", self.client.ping, timeout_s))
 
     async def get_many(self, keys: Sequence[str]) -> list[Scores | None]:
+        if self.local is None:
+            return await self._fetch(keys)
+        found = await self.local.get_many(keys)
+        missing = [key for key, hit in zip(keys, found, strict=True) if hit is None]
+        fetched = await self._fetch(missing)
+        await self.local.set_many({k: v for k, v in zip(missing, fetched, strict=True) if v is not None})
+        from_redis = iter(fetched)
+        return [hit if hit is not None else next(from_redis) for hit in found]
+
+    async def _fetch(self, keys: Sequence[str]) -> list[Scores | None]:
         if not keys:
             return []
         raw = await self._run("get", lambda: self.client.mget(keys))
@@ -139,6 +158,8 @@ class RedisCache:
     async def set_many(self, items: Mapping[str, Scores]) -> None:
         if not items:
             return
+        if self.local is not None:
+            await self.local.set_many(items)
 
         async def write() -> list[Any]:
             pipe = self.client.pipeline(transaction=False)
@@ -150,6 +171,8 @@ class RedisCache:
 
     async def flush(self) -> int:
         """UNLINK every key under `{prefix}:` (SCAN, never KEYS); other namespaces are untouched."""
+        if self.local is not None:
+            await self.local.flush()
         match, cursor, removed = _GLOB.sub(r"\\\1", self.prefix) + ":*", 0, 0
         while True:
             page = await self._run("flush", partial(self.client.scan, cursor, match, FLUSH_BATCH))
@@ -167,7 +190,10 @@ class RedisCache:
             "state": "up" if self.breaker.state == "closed" else "down",
             "breaker": self.breaker.state,
             "where": self.where,
+            "local_entries": self.local.status()["entries"] if self.local is not None else 0,
         }
 
     async def close(self) -> None:
+        if self.local is not None:
+            await self.local.close()
         await self.client.aclose(close_connection_pool=True)

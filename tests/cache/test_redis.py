@@ -28,7 +28,30 @@ async def test_hit_miss_and_ttl(redis_cache: RedisCache, prefix: str) -> None:
         "state": "up",
         "breaker": "closed",
         "where": "127.0.0.1:6379/0",
+        "local_entries": 0,
     }
+
+
+async def test_local_copies_answer_hot_keys_and_go_with_a_flush(prefix: str) -> None:
+    cache = RedisCache.from_url(REDIS_URL, prefix=prefix, ttl_s=60, timeout_ms=200, local_entries=2)
+    other_replica = RedisCache.from_url(REDIS_URL, prefix=prefix, ttl_s=60, timeout_ms=200)
+    a, b, c = ({"broadcast": p, "conversation": 1 - p} for p in (0.1, 0.2, 0.3))
+    try:
+        await cache.set_many({key(prefix, "a"): a})
+        await other_replica.set_many({key(prefix, "b"): b, key(prefix, "c"): c})
+        # b comes from Redis and is kept locally; a was kept when it was written.
+        assert await cache.get_many([key(prefix, "a"), key(prefix, "b")]) == [a, b]
+        await cache.client.delete(key(prefix, "a"), key(prefix, "b"))
+        assert await cache.get_many([key(prefix, "a"), key(prefix, "b")]) == [a, b]  # no round trip
+        assert await cache.get_many([key(prefix, "c")]) == [c]  # the LRU holds 2: a goes
+        assert await cache.get_many([key(prefix, "a")]) == [None]
+        assert cache.status()["local_entries"] == 2
+        await cache.flush()
+        assert cache.status()["local_entries"] == 0
+        assert await cache.get_many([key(prefix, "b"), key(prefix, "c")]) == [None, None]
+    finally:
+        await cache.close()
+        await other_replica.close()
 
 
 async def test_values_are_8_bytes_and_keep_6_decimals(redis_cache: RedisCache, prefix: str) -> None:
