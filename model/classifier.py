@@ -85,6 +85,12 @@ class Classifier:
     def max_pass(self) -> int:
         return MAX_PASS[self.backend]
 
+    @property
+    def scores_version(self) -> str:
+        """What decides its scores, for cache keys: the weights and calibration, and the backend (int8
+        and fp32 agree on labels but not to the 6th decimal, so they must not share cached scores)."""
+        return f"{self.version}-{self.backend}"
+
     @classmethod
     def load(
         cls, directory: Path | None = None, backend: Backend = "fp32", threads: int | None = None

@@ -67,7 +67,7 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     batcher.start()
     await batcher.predict([WARMUP_TEXT])
     runtime.cache = await build_cache(settings)
-    runtime.scorer = Scorer(runtime.cache, batcher.predict, classifier.version, settings.cache_prefix)
+    runtime.scorer = Scorer(runtime.cache, batcher.predict, classifier.scores_version, settings.cache_prefix)
     if runtime.limiter is not None and isinstance(runtime.cache, RedisCache):
         runtime.limiter.redis = runtime.cache  # shared counts across replicas
     runtime.phase = "ready"

@@ -37,7 +37,7 @@ async def serve(settings: Settings) -> None:
 
     store = JobStore.from_settings(settings)
     cache = await build_cache(settings)
-    runner = ChunkRunner(store, Scorer(cache, predict, classifier.version, settings.cache_prefix))
+    runner = ChunkRunner(store, Scorer(cache, predict, classifier.scores_version, settings.cache_prefix))
     # SAQ's defaults, except the sweep for dead workers' chunks: twice a lease rather than every minute
     timers: PartialTimersDict = {
         "schedule": 1,

@@ -78,7 +78,8 @@ def test_int8_backend_agrees_with_fp32(clf: Classifier) -> None:
     q = Classifier.load(ARTIFACT_DIR, backend="int8", threads=1)
     texts = [t for t, _ in CLEAR]
     assert [p.label for p in q.predict(texts)] == [want for _, want in CLEAR]
-    assert q.version == clf.version  # one model, two ways to run it
+    assert q.version == clf.version  # one model, two ways to run it ...
+    assert q.scores_version != clf.scores_version  # ... whose scores are cached apart
     np.testing.assert_allclose(q.probabilities(texts), clf.probabilities(texts), atol=0.1)
     alone = np.concatenate([q.probabilities([t]) for t in texts])
     assert np.array_equal(q.probabilities(texts), alone)  # a text's scores never depend on its batch
