@@ -75,7 +75,7 @@ class RateLimiter:
             pipe.expire(key, WINDOW_S + 5)  # outlive the window a little: clocks differ by a second or so
             return await pipe.execute()
 
-        result = await redis._run("ratelimit", incr)
+        result = await redis.attempt("ratelimit", incr)
         return int(result[0]) if result else None
 
     def _in_process(self, client: str, window: int) -> int:
