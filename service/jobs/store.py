@@ -9,19 +9,23 @@ Keys, under `{prefix}:job:{id}` (all expire after `job_ttl`):
   :summary   the summary (JSON), written once every chunk is done
 
 Every state change is a compare-and-set script, so a cancel racing the last chunk, or two workers
-finishing the same chunk after a lease expired, leave one consistent answer.
+finishing the same chunk after a lease expired, leave one consistent answer. A chunk SAQ gives up on
+(CHUNK_ATTEMPTS tries) fails its job, whose `failure` names the chunk and its input lines.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 import msgspec
 from msgspec import Struct
 from redis.asyncio import Redis
+from saq.job import Job, Status
 from saq.queue.redis import RedisQueue
 
 from service.jobs.rows import InputRow, JobResult, LineError, Parser
@@ -32,6 +36,8 @@ CHUNK_FUNCTION = "process_chunk"
 CHUNK_ATTEMPTS = 3  # a chunk whose worker died or raised is tried this often before the job fails
 CHUNK_TIMEOUT_LEASES = 20  # hard limit on one chunk, in leases: a hung model call is retried too
 ERRORS_PAGE = 1000
+LAST_ERROR = "last_error"  # SAQ job meta: the exception type of an attempt that raised (never the message)
+log = logging.getLogger("dialogic.jobs")
 
 
 class State(StrEnum):
@@ -89,12 +95,34 @@ return 0
 """
 
 
+class ChunkQueue(RedisQueue):
+    """SAQ's Redis queue, which reports the chunks it gives up on.
+
+    SAQ ends a chunk for good in two places: the worker running it (it raised, or ran past its time
+    limit, on the last attempt) and any worker's sweep (its worker died or hung on the last attempt).
+    Both go through `finish`; hooking the task instead would miss a dead worker, where none of our code
+    runs.
+    """
+
+    def __init__(self, redis: Redis, name: str, given_up: Callable[[Job, Status], Awaitable[None]]) -> None:
+        super().__init__(redis, name=name)
+        self.given_up = given_up
+
+    async def finish(
+        self, job: Job, status: Status, *, result: Any = None, error: str | None = None, **kwargs: Any
+    ) -> None:
+        await super().finish(job, status, result=result, error=error, **kwargs)
+        # ABORTED with retries left is a hung worker's own abort: the sweep retries the chunk.
+        if status in (Status.FAILED, Status.ABORTED) and not job.retryable and job.function == CHUNK_FUNCTION:
+            await self.given_up(job, status)
+
+
 class JobStore:
     """Everything the API and the workers do to a job; the one place that knows the key layout."""
 
     def __init__(self, redis: Redis, prefix: str, ttl: int, lease_s: int) -> None:
         self.redis, self.prefix, self.ttl, self.lease_s = redis, prefix, ttl, lease_s
-        self.queue = RedisQueue(redis, name=f"{prefix}:jobs")
+        self.queue = ChunkQueue(redis, f"{prefix}:jobs", self._chunk_given_up)
         self._transition = redis.register_script(_TRANSITION)
         self._commit = redis.register_script(_COMMIT)
         self._rows = msgspec.msgpack.Decoder(list[InputRow])
@@ -222,6 +250,24 @@ class JobStore:
     async def fail(self, job_id: str, reason: str) -> None:
         if await self.transition(job_id, State.FAILED, *OPEN) in OPEN:
             await self.redis.hset(self.key(job_id), "failure", reason)
+
+    async def _chunk_given_up(self, job: Job, status: Status) -> None:
+        """No attempt is left for this chunk, so its job can never complete: fail it, naming the rows."""
+        kwargs = job.kwargs or {}
+        job_id, chunk = str(kwargs["job_id"]), int(kwargs["chunk"])
+        rows = await self.rows(job_id, chunk)
+        where = f"input lines {rows[0].line}-{rows[-1].line}" if rows else "rows expired"
+        if status == Status.ABORTED:
+            cause = "its worker stopped renewing the lease (it died or hung)"
+        elif error := job.meta.get(LAST_ERROR):
+            cause = f"scoring raised {error}"
+        else:  # nothing raised in the task: SAQ cancelled it at its time limit
+            cause = f"it ran past the {job.timeout} s limit"
+        await self.fail(job_id, f"chunk {chunk} ({where}) failed {job.attempts} times; the last time {cause}")
+        log.warning(
+            "job failed",
+            extra={"event": "job_failed", "job": job_id, "chunk": chunk, "attempts": job.attempts},
+        )
 
     # -- readers ------------------------------------------------------------------------------------
 

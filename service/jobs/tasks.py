@@ -19,7 +19,7 @@ from saq.job import Job
 from saq.types import Context
 
 from service.jobs.rows import JobResult
-from service.jobs.store import OPEN, JobStore, State
+from service.jobs.store import LAST_ERROR, OPEN, JobStore, State
 from service.jobs.summary import Post, summarize
 from service.schemas import to_scores
 from service.scoring import Scorer
@@ -32,26 +32,28 @@ class ChunkRunner:
         self.store, self.scorer = store, scorer
 
     async def process_chunk(self, ctx: Context, *, job_id: str, chunk: int) -> int:
-        """SAQ task: score chunk `chunk` of job `job_id`; returns the rows scored."""
+        """SAQ task: score chunk `chunk` of job `job_id`; returns the rows scored.
+
+        When it raises, the exception's type (not its message, which may quote a post) is noted on the
+        SAQ job, for the failure message should SAQ give up on the chunk (JobStore._chunk_given_up)."""
+        job = ctx["job"]
+        job.meta.pop(LAST_ERROR, None)  # an earlier attempt's error, not to be blamed for a timeout now
+        try:
+            return await self._score(job, job_id, chunk)
+        except Exception as exc:
+            job.meta[LAST_ERROR] = type(exc).__name__
+            raise
+
+    async def _score(self, job: Job, job_id: str, chunk: int) -> int:
         before = await self.store.transition(job_id, State.RUNNING, State.QUEUED)
         if before not in OPEN:  # cancelled, failed, or expired: the chunk is not worth scoring
             return 0
-        job = ctx["job"]
-        try:
-            async with _heartbeat(job):
-                rows = await self.store.rows(job_id, chunk)
-                scored = await self.scorer.score([row.text for row in rows])
-            results = [
-                JobResult(r.id, s.label, to_scores(s.scores)) for r, s in zip(rows, scored, strict=True)
-            ]
-            if await self.store.commit(job_id, chunk, results) == 1:
-                await self.finalize(job_id)
-        except Exception as exc:
-            if job.attempts >= (job.retries or 1):  # SAQ will not try again: the job cannot complete
-                await self.store.fail(
-                    job_id, f"chunk {chunk} failed {job.attempts} times: {type(exc).__name__}"
-                )
-            raise
+        async with _heartbeat(job):
+            rows = await self.store.rows(job_id, chunk)
+            scored = await self.scorer.score([row.text for row in rows])
+        results = [JobResult(r.id, s.label, to_scores(s.scores)) for r, s in zip(rows, scored, strict=True)]
+        if await self.store.commit(job_id, chunk, results) == 1:
+            await self.finalize(job_id)
         return len(results)
 
     async def finalize(self, job_id: str) -> None:
