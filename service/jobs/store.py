@@ -6,6 +6,7 @@ Keys, under `{prefix}:job:{id}` (all expire after `job_ttl`):
   :out:{n}   chunk n's results (msgpack), written with the done marker in one script
   :done      set of finished chunk numbers: the checkpoint that makes a re-run chunk count once
   :errors    per-line errors (msgpack), in line order
+  :ids       while the upload streams in only: each scored row's id (JSON) -> its line, to spot repeats
   :summary   the summary (JSON), written once every chunk is done
 
 Every state change is a compare-and-set script, so a cancel racing the last chunk, or two workers
@@ -15,6 +16,7 @@ finishing the same chunk after a lease expired, leave one consistent answer. A c
 
 from __future__ import annotations
 
+import heapq
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -117,6 +119,22 @@ class ChunkQueue(RedisQueue):
             await self.given_up(job, status)
 
 
+# KEYS[1] the upload's id hash; ARGV[1] ttl, then (id, line) pairs. Per pair: 0 when the id is new
+# (it is now that line's), else the line that has it.
+_CLAIM_IDS = """
+local out = {}
+for i = 2, #ARGV, 2 do
+  if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) == 1 then
+    out[#out + 1] = 0
+  else
+    out[#out + 1] = tonumber(redis.call('HGET', KEYS[1], ARGV[i]))
+  end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return out
+"""
+
+
 class JobStore:
     """Everything the API and the workers do to a job; the one place that knows the key layout."""
 
@@ -125,6 +143,7 @@ class JobStore:
         self.queue = ChunkQueue(redis, f"{prefix}:jobs", self._chunk_given_up)
         self._transition = redis.register_script(_TRANSITION)
         self._commit = redis.register_script(_COMMIT)
+        self._claim_ids = redis.register_script(_CLAIM_IDS)
         self._rows = msgspec.msgpack.Decoder(list[InputRow])
         self._results = msgspec.msgpack.Decoder(list[JobResult])
         self._error = msgspec.msgpack.Decoder(LineError)
@@ -158,6 +177,7 @@ class JobStore:
         await self.redis.expire(self.key(job_id), self.ttl)
         try:
             chunks = await self._write_chunks(job_id, pieces, parser, chunk_size)
+            await self.redis.unlink(self.key(job_id, "ids"))  # only the upload needs it
             await self._queue_chunks(job_id, chunks)
         except BaseException:
             await self.delete(job_id)
@@ -173,15 +193,17 @@ class JobStore:
 
         async def flush() -> None:
             nonlocal chunks
+            unique, repeats = await self._unique(job_id, rows)
+            page = list(heapq.merge(errors, repeats, key=lambda e: e.line))  # both are in line order
             pipe = self.redis.pipeline(transaction=False)
-            if rows:
-                pipe.set(self.key(job_id, "in", chunks), msgspec.msgpack.encode(rows), ex=self.ttl)
-                pipe.hincrby(self.key(job_id), "rows_total", len(rows))
+            if unique:
+                pipe.set(self.key(job_id, "in", chunks), msgspec.msgpack.encode(unique), ex=self.ttl)
+                pipe.hincrby(self.key(job_id), "rows_total", len(unique))
                 chunks += 1
-            if errors:
-                pipe.rpush(self.key(job_id, "errors"), *map(msgspec.msgpack.encode, errors))
+            if page:
+                pipe.rpush(self.key(job_id, "errors"), *map(msgspec.msgpack.encode, page))
                 pipe.expire(self.key(job_id, "errors"), self.ttl)
-                pipe.hincrby(self.key(job_id), "errors", len(errors))
+                pipe.hincrby(self.key(job_id), "errors", len(page))
             await pipe.execute()
             rows.clear()
             errors.clear()
@@ -200,6 +222,27 @@ class JobStore:
         await take(parser.close())
         await flush()
         return chunks
+
+    async def _unique(self, job_id: str, rows: Sequence[InputRow]) -> tuple[list[InputRow], list[LineError]]:
+        """`rows` less those whose id an earlier row of the upload has, and an error for each of those.
+
+        Ids compare as JSON values (1 and "1" differ, as they do in the results). Only rows that will
+        be scored claim an id, so a line rejected for another reason does not make a later one a repeat.
+        The ids live in Redis, one round trip per chunk, so the API holds no more than a chunk."""
+        if not rows:
+            return [], []
+        args: list[bytes | int] = [self.ttl]
+        for row in rows:
+            args += [msgspec.json.encode(row.id), row.line]
+        firsts = await self._claim_ids(keys=[self.key(job_id, "ids")], args=args)
+        unique: list[InputRow] = []
+        repeats: list[LineError] = []
+        for row, first in zip(rows, firsts, strict=True):
+            if first:
+                repeats.append(LineError(row.line, f"duplicate id, first seen on line {first}", row.id))
+            else:
+                unique.append(row)
+        return unique, repeats
 
     async def _queue_chunks(self, job_id: str, chunks: int) -> None:
         await self.redis.hset(self.key(job_id), mapping={"chunks_total": chunks, "state": State.QUEUED})
