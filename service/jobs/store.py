@@ -5,6 +5,9 @@ Keys, under `{prefix}:job:{id}` (all expire after `job_ttl`):
   :in:{n}    chunk n's valid rows (msgpack), written while the upload streams in
   :out:{n}   chunk n's results (msgpack), written with the done marker in one script
   :done      set of finished chunk numbers: the checkpoint that makes a re-run chunk count once
+  :tallies   chunk n -> its Tally (msgpack), and
+  :timeline  one entry per timed, authored row (sorted set, by bytes), both written with the results:
+             what the summary is built from without holding the rows (see summary.py)
   :errors    per-line errors (msgpack), in line order
   :ids       while the upload streams in only: each scored row's id (JSON) -> its line, to spot repeats
   :summary   the summary (JSON), written once every chunk is done
@@ -31,13 +34,14 @@ from saq.job import Job, Status
 from saq.queue.redis import RedisQueue
 
 from service.jobs.rows import InputRow, JobResult, LineError, Parser
-from service.jobs.summary import JobSummary, summarize
+from service.jobs.summary import JobSummary, Tally, summarize
 from service.settings import Settings
 
 CHUNK_FUNCTION = "process_chunk"
 CHUNK_ATTEMPTS = 3  # a chunk whose worker died or raised is tried this often before the job fails
 CHUNK_TIMEOUT_LEASES = 20  # hard limit on one chunk, in leases: a hung model call is retried too
 ERRORS_PAGE = 1000
+TIMELINE_PAGE = 1000
 LAST_ERROR = "last_error"  # SAQ job meta: the exception type of an attempt that raised (never the message)
 log = logging.getLogger("dialogic.jobs")
 
@@ -80,14 +84,26 @@ end
 return state
 """
 
-# KEYS: job hash, done set, out key; ARGV: chunk, results, rows, ttl.
-# Returns -1 when the job is no longer open (results dropped), 1 when every chunk is done, else 0.
+# KEYS: job hash, done set, out key, tallies hash, timeline; ARGV: chunk, results, rows, ttl, tally, then
+# the chunk's timeline entries. The first commit of a chunk stores and counts it; a later one (a re-run
+# after a lease expired) changes nothing, so results, tally and timeline always come from one run.
+# Returns -1 when the job is no longer open (nothing stored), 1 when every chunk is done, else 0.
 _COMMIT = """
 local state = redis.call('HGET', KEYS[1], 'state')
 if state ~= 'queued' and state ~= 'running' then return -1 end
-redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[4])
 if redis.call('SADD', KEYS[2], ARGV[1]) == 1 then
-  redis.call('EXPIRE', KEYS[2], ARGV[4])
+  redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[4])
+  redis.call('HSET', KEYS[4], ARGV[1], ARGV[5])
+  local entries = {}
+  for i = 6, #ARGV do  -- ZADD in slices: Lua's unpack has a stack limit
+    entries[#entries + 1] = 0
+    entries[#entries + 1] = ARGV[i]
+    if #entries == 1000 or i == #ARGV then
+      redis.call('ZADD', KEYS[5], unpack(entries))
+      entries = {}
+    end
+  end
+  for _, key in ipairs({KEYS[2], KEYS[4], KEYS[5]}) do redis.call('EXPIRE', key, ARGV[4]) end
   redis.call('HINCRBY', KEYS[1], 'rows_done', ARGV[3])
   redis.call('HINCRBY', KEYS[1], 'chunks_done', 1)
 end
@@ -147,6 +163,7 @@ class JobStore:
         self._rows = msgspec.msgpack.Decoder(list[InputRow])
         self._results = msgspec.msgpack.Decoder(list[JobResult])
         self._error = msgspec.msgpack.Decoder(LineError)
+        self._tally = msgspec.msgpack.Decoder(Tally)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JobStore:
@@ -280,11 +297,25 @@ class JobStore:
         blob = await self._get(self.key(job_id, "in", chunk))
         return self._rows.decode(blob) if blob else []
 
-    async def commit(self, job_id: str, chunk: int, results: Sequence[JobResult]) -> int:
-        """Store a chunk's results with its done marker, atomically (see _COMMIT for the answer)."""
+    async def commit(
+        self, job_id: str, chunk: int, results: Sequence[JobResult], tally: Tally, timeline: Sequence[bytes]
+    ) -> int:
+        """Store a chunk's results, tally and timeline entries with its done marker, atomically (see
+        _COMMIT for the answer)."""
         keys = [self.key(job_id), self.key(job_id, "done"), self.key(job_id, "out", chunk)]
+        keys += [self.key(job_id, "tallies"), self.key(job_id, "timeline")]
         args: list[bytes | int] = [chunk, msgspec.msgpack.encode(results), len(results), self.ttl]
+        args += [msgspec.msgpack.encode(tally), *timeline]
         return int(await self._commit(keys=keys, args=args))
+
+    async def add_timeline(self, job_id: str, entries: Sequence[bytes]) -> None:
+        """Add timeline entries outside a commit (a chunk committed without them); adding twice is
+        harmless, as the entries of a row are always the same bytes."""
+        if entries:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.zadd(self.key(job_id, "timeline"), dict.fromkeys(entries, 0))
+            pipe.expire(self.key(job_id, "timeline"), self.ttl)
+            await pipe.execute()
 
     async def finish(self, job_id: str, summary: bytes) -> None:
         await self.redis.set(self.key(job_id, "summary"), summary, ex=self.ttl)
@@ -332,6 +363,21 @@ class JobStore:
     async def chunk_results(self, job_id: str, chunk: int) -> list[JobResult]:
         blob = await self._get(self.key(job_id, "out", chunk))
         return self._results.decode(blob) if blob else []
+
+    async def tally(self, job_id: str, chunk: int) -> Tally | None:
+        blob = await self.redis.hget(self.key(job_id, "tallies"), str(chunk))
+        return self._tally.decode(blob) if isinstance(blob, bytes) else None
+
+    async def timeline(self, job_id: str) -> AsyncIterator[list[bytes]]:
+        """The job's timeline in byte order, a page at a time (each page resumes after the last entry)."""
+        key, after = self.key(job_id, "timeline"), b"-"
+        while page := [
+            entry
+            for entry in await self.redis.zrangebylex(key, after, b"+", start=0, num=TIMELINE_PAGE)
+            if isinstance(entry, bytes)
+        ]:
+            yield page
+            after = b"(" + page[-1]
 
     async def errors(self, job_id: str) -> AsyncIterator[list[LineError]]:
         start = 0
