@@ -1,15 +1,17 @@
 """The admin dashboard: server-rendered pages under /admin, behind the admin key.
 
 Logging in with `DIALOGIC_ADMIN_KEY` starts a session in an encrypted, signed cookie (AES-GCM with a key
-derived from `DIALOGIC_SESSION_SECRET`), scoped to /admin, HttpOnly and SameSite=Strict. The session also
-holds a CSRF token that every POST action must echo in its form. Pages poll an HTML fragment (rendered
-by the same Jinja templates as the first paint) every few seconds; /admin/api/stats serves the same
-figures as JSON. Unset settings get random values per start: the admin key is then unknowable, so the
-dashboard is effectively off, and a warning says how to turn it on.
+derived from `DIALOGIC_SESSION_SECRET`), scoped to /admin, HttpOnly, SameSite=Strict, and Secure when the
+request came over https. The session also holds a CSRF token that every POST action must echo in its
+form. Pages poll an HTML fragment (rendered by the same Jinja templates as the first paint) every few
+seconds; /admin/api/stats serves the same figures as JSON. Unset settings get random values per start:
+the admin key is then unknowable, so the dashboard is effectively off, and a warning says how to turn it
+on.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -30,6 +32,7 @@ from litestar.middleware.session import SessionMiddleware
 from litestar.middleware.session.client_side import ClientSideSessionBackend, CookieBackendConfig
 from litestar.params import Body, FromQuery
 from litestar.response import Redirect, Template
+from litestar.types import Message, ScopeSession
 from msgspec import Struct
 
 from model.classifier import LABELS
@@ -60,9 +63,24 @@ class ActionForm(Struct):
 
 
 class _SessionBackend(ClientSideSessionBackend):
-    """Litestar deep-copies a Router when it is registered; the AES-GCM key object cannot be copied."""
+    """The session cookie, marked Secure when the request came over https, so that a browser never sends
+    it in clear; plain-http development keeps working. Behind a TLS-terminating proxy the scheme is the
+    proxy's X-Forwarded-Proto, which uvicorn takes from the addresses in FORWARDED_ALLOW_IPS."""
+
+    def __init__(self, config: CookieBackendConfig) -> None:
+        super().__init__(config)
+        self._over_https = ClientSideSessionBackend(dataclasses.replace(config, secure=True))
+
+    async def store_in_message(
+        self, scope_session: ScopeSession, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> None:
+        if connection.scope["scheme"] == "https":
+            await self._over_https.store_in_message(scope_session, message, connection)
+        else:
+            await super().store_in_message(scope_session, message, connection)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> _SessionBackend:
+        """Litestar deep-copies a Router when it is registered; the AES-GCM key object cannot be copied."""
         return self
 
 
