@@ -14,7 +14,7 @@ import sys
 from redis.asyncio import Redis
 from saq import Worker
 from saq.queue.redis import RedisQueue
-from saq.types import Context
+from saq.types import Context, PartialTimersDict
 
 
 async def stall(ctx: Context, **_: object) -> None:
@@ -27,7 +27,8 @@ async def stall(ctx: Context, **_: object) -> None:
 async def main(queue_name: str, function: str) -> None:
     queue = RedisQueue(Redis.from_url(os.environ["DIALOGIC_REDIS_URL"]), name=queue_name)
     # A short sweep lock: SAQ's default (60 s) would keep the test's own sweeps out for a minute.
-    worker = Worker(queue, functions=[(function, stall)], concurrency=1, timers={"sweep": 1})
+    timers: PartialTimersDict = {"schedule": 1, "worker_info": 10, "abort": 1, "sweep": 1}
+    worker = Worker(queue, functions=[(function, stall)], concurrency=1, timers=timers)
     await worker.start()
 
 

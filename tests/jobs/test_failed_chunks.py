@@ -80,6 +80,11 @@ async def saq_job(store: JobStore, key: str, until: Callable[[Job], bool], sweep
             await asyncio.sleep(0.25)
 
 
+def taken(attempt: int) -> Callable[[Job], bool]:
+    """A worker holds the chunk in its `attempt`th try."""
+    return lambda job: job.status == Status.ACTIVE and job.attempts == attempt
+
+
 async def test_a_chunk_whose_worker_dies_on_every_attempt_fails_the_job(
     jobs_client: Client, job_settings: Settings, tmp_path: Path
 ) -> None:
@@ -96,7 +101,7 @@ async def test_a_chunk_whose_worker_dies_on_every_attempt_fails_the_job(
                 (*STALLED_WORKER, store.queue.name, CHUNK_FUNCTION),
             )
             victims.append(victim)
-            await saq_job(store, key, lambda j, n=attempt: j.status == Status.ACTIVE and j.attempts == n)
+            await saq_job(store, key, taken(attempt))
             victim.kill()
             # The lease lapses (2 s here); a sweep then retries the chunk, or gives up after the last try.
             swept = await saq_job(store, key, lambda j: j.status != Status.ACTIVE, sweep=True)
