@@ -19,6 +19,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
+from service.api.admin import login_limiter
 from service.api.classify import ClassifyController
 from service.api.health import HealthController
 from service.api.jobs import JobsPlugin
@@ -68,8 +69,10 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     await batcher.predict([WARMUP_TEXT])
     runtime.cache = await build_cache(settings)
     runtime.scorer = Scorer(runtime.cache, batcher.predict, classifier.scores_version, settings.cache_prefix)
-    if runtime.limiter is not None and isinstance(runtime.cache, RedisCache):
-        runtime.limiter.redis = runtime.cache  # shared counts across replicas
+    if isinstance(runtime.cache, RedisCache):  # shared counts across replicas
+        for limiter in (runtime.limiter, runtime.login_limiter):
+            if limiter is not None:
+                limiter.redis = runtime.cache
     runtime.phase = "ready"
     log.info(
         "ready",
@@ -94,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     configure_logging(settings.log_level)
     limiter = RateLimiter(settings.rate_limit, settings.cache_prefix) if settings.rate_limit > 0 else None
     gate = ApiGateMiddleware(KeyRing.from_setting(settings.api_keys), limiter, settings.request_timeout_s)
+    logins = login_limiter(settings)
     return Litestar(
         route_handlers=[ClassifyController, HealthController, ModelController],
         dependencies={
@@ -101,11 +105,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "classifier": Provide(provide_classifier, sync_to_thread=False),
         },
         lifespan=[_lifespan],
-        state=State({"runtime": Runtime(settings, limiter=limiter)}),
+        state=State({"runtime": Runtime(settings, limiter=limiter, login_limiter=logins)}),
         # The gate innermost: its refusals get a request id and are counted.
         middleware=[RequestContextMiddleware(record=record_request), gate],
         # JobsPlugin: /v1/jobs. WebPlugin: /metrics, /admin, /static.
-        plugins=[problem_details_plugin(), JobsPlugin(settings), WebPlugin(settings)],
+        plugins=[problem_details_plugin(), JobsPlugin(settings), WebPlugin(settings, logins)],
         request_max_body_size=settings.max_body_bytes,
         logging_config=None,
         openapi_config=OpenAPIConfig(

@@ -1,8 +1,10 @@
-"""Per-client rate limits on /v1, shared by every replica through Redis, never failing a request.
+"""Per-client rate limits on /v1 (and on /admin logins), shared by every replica through Redis, never
+failing a request.
 
-A fixed window: one counter per client per aligned minute (`{prefix}:rl:{client}:{window}`), INCR and
-EXPIRE in one pipelined round trip. Aligned windows need no clock agreement beyond the second and no
-Lua; the known cost, up to twice the limit across a window boundary, is acceptable for abuse control.
+A fixed window: one counter per client per aligned minute, or `window_s`
+(`{prefix}:rl:{client}:{window}`), INCR and EXPIRE in one pipelined round trip. Aligned windows need
+no clock agreement beyond the second and no Lua; the known cost, up to twice the limit across a
+window boundary, is acceptable for abuse control.
 Every request counts once, a batch included: the batch size cap and the bounded model queue (503 when
 full) already bound what one request can cost.
 
@@ -49,8 +51,12 @@ class Decision:
 
 
 class RateLimiter:
-    def __init__(self, limit: int, prefix: str, clock: Callable[[], float] = time.time) -> None:
-        self.limit, self.prefix, self.clock = limit, prefix, clock
+    """`limit` hits per client per aligned window of `window_s` seconds (a minute for /v1)."""
+
+    def __init__(
+        self, limit: int, prefix: str, clock: Callable[[], float] = time.time, window_s: int = WINDOW_S
+    ) -> None:
+        self.limit, self.prefix, self.clock, self.window_s = limit, prefix, clock, window_s
         self.redis: RedisCache | None = None  # attached by the lifespan once the cache is built
         self._window = -1
         self._local: dict[str, int] = {}  # this window's counts, used while Redis cannot answer
@@ -58,8 +64,8 @@ class RateLimiter:
     async def hit(self, client: str) -> Decision:
         """Count one request for `client` and say whether it is within the limit."""
         now = self.clock()
-        window = int(now // WINDOW_S)
-        reset_s = max(1, math.ceil((window + 1) * WINDOW_S - now))
+        window = int(now // self.window_s)
+        reset_s = max(1, math.ceil((window + 1) * self.window_s - now))
         count = await self._shared(client, window) if self.redis is not None else None
         if count is None:
             count = self._in_process(client, window)
@@ -72,10 +78,12 @@ class RateLimiter:
         async def incr() -> list[Any]:
             pipe = redis.client.pipeline(transaction=False)
             pipe.incr(key)
-            pipe.expire(key, WINDOW_S + 5)  # outlive the window a little: clocks differ by a second or so
+            pipe.expire(
+                key, self.window_s + 5
+            )  # outlive the window a little: clocks differ by a second or so
             return await pipe.execute()
 
-        result = await redis._run("ratelimit", incr)
+        result = await redis.attempt("ratelimit", incr)
         return int(result[0]) if result else None
 
     def _in_process(self, client: str, window: int) -> int:

@@ -42,6 +42,7 @@ class Runtime:
     cache: ResultCache | None = None
     scorer: Scorer | None = None
     limiter: RateLimiter | None = None
+    login_limiter: RateLimiter | None = None  # /admin logins; here so the lifespan can give it Redis
     workers: int = 0  # forward passes the batcher runs in parallel
     started_at: float = field(default_factory=time.time)  # for the admin dashboard's uptime
     model_load_s: float | None = None

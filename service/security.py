@@ -38,6 +38,12 @@ _DIGEST = re.compile(r"[0-9a-f]{64}")
 log = logging.getLogger("dialogic.security")
 
 
+def client_ip(request: Request) -> str:
+    """The client's address, the rate limits' key without an API key. Behind a proxy it is the proxy's
+    unless uvicorn trusts it to forward the client's (FORWARDED_ALLOW_IPS)."""
+    return request.client.host if request.client else "unknown"
+
+
 def hash_key(key: str) -> str:
     """The digest to put in DIALOGIC_API_KEYS for `key`."""
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
@@ -97,7 +103,7 @@ class ApiGateMiddleware(ASGIMiddleware):
             await next_app(scope, receive, send)
             return
         request: Request = Request(scope, receive)
-        client = request.client.host if request.client else "unknown"
+        client = client_ip(request)
         if self.keys is not None:
             key_id = self.keys.identify(request.headers.get(API_KEY_HEADER))
             if key_id is None:

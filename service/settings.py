@@ -50,6 +50,7 @@ class Settings:
     shutdown_grace_s: int = 20  # on SIGTERM, how long in-flight requests get to finish before exit
     admin_key: str | None = None  # key for the /admin dashboard (unset: a random key per start: admin is off)
     session_secret: str | None = None  # signs admin session cookies; same on all workers (unset: random)
+    admin_login_limit: int = 10  # /admin login attempts per client IP per 15 minutes (429 beyond); 0: off
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

@@ -20,6 +20,7 @@ from litestar.template.config import TemplateConfig
 
 from service.api.admin import TEMPLATE_HELPERS, admin_router
 from service.metrics import release_process
+from service.ratelimit import RateLimiter
 from service.settings import Settings
 
 HERE = Path(__file__).parent
@@ -49,14 +50,16 @@ def _add_helpers(engine: JinjaTemplateEngine) -> None:
 
 
 class WebPlugin(InitPluginProtocol):
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    """`login_limiter`: the admin login limit (`service.api.admin.login_limiter`), None for none."""
+
+    def __init__(self, settings: Settings, login_limiter: RateLimiter | None) -> None:
+        self.settings, self.login_limiter = settings, login_limiter
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         app_config.route_handlers.extend(
             [
                 MetricsController,
-                admin_router(self.settings),
+                admin_router(self.settings, self.login_limiter),
                 create_static_files_router(
                     STATIC_URL, directories=[HERE / "static"], include_in_schema=False
                 ),

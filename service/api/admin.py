@@ -1,15 +1,18 @@
 """The admin dashboard: server-rendered pages under /admin, behind the admin key.
 
 Logging in with `DIALOGIC_ADMIN_KEY` starts a session in an encrypted, signed cookie (AES-GCM with a key
-derived from `DIALOGIC_SESSION_SECRET`), scoped to /admin, HttpOnly and SameSite=Strict. The session also
-holds a CSRF token that every POST action must echo in its form. Pages poll an HTML fragment (rendered
-by the same Jinja templates as the first paint) every few seconds; /admin/api/stats serves the same
-figures as JSON. Unset settings get random values per start: the admin key is then unknowable, so the
-dashboard is effectively off, and a warning says how to turn it on.
+derived from `DIALOGIC_SESSION_SECRET`), scoped to /admin, HttpOnly, SameSite=Strict, and Secure when the
+request came over https. Login attempts are limited per client address (`DIALOGIC_ADMIN_LOGIN_LIMIT` per
+15 minutes, then a 429 problem). The session also holds a CSRF token that every POST action must echo in
+its form. Pages poll an HTML fragment (rendered by the same Jinja templates as the first paint) every few
+seconds; /admin/api/stats serves the same figures as JSON. Unset settings get random values per start:
+the admin key is then unknowable, so the dashboard is effectively off, and a warning says how to turn it
+on.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -30,11 +33,14 @@ from litestar.middleware.session import SessionMiddleware
 from litestar.middleware.session.client_side import ClientSideSessionBackend, CookieBackendConfig
 from litestar.params import Body, FromQuery
 from litestar.response import Redirect, Template
+from litestar.types import Message, ScopeSession
 from msgspec import Struct
 
 from model.classifier import LABELS
-from service.errors import NOT_READY
+from service.errors import NOT_READY, TOO_MANY_REQUESTS
+from service.ratelimit import RateLimiter
 from service.runtime import Runtime
+from service.security import client_ip
 from service.settings import Settings
 from service.stats import WINDOW
 
@@ -42,6 +48,7 @@ log = logging.getLogger("dialogic.admin")
 SESSION_COOKIE = "dialogic_admin"
 SESSION_MAX_AGE_S = 8 * 3600
 POLL_MS = 3000
+LOGIN_WINDOW_S = 15 * 60
 # Everything the pages load is this app's own (no inline script or style), so the policy can be strict.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
@@ -60,9 +67,24 @@ class ActionForm(Struct):
 
 
 class _SessionBackend(ClientSideSessionBackend):
-    """Litestar deep-copies a Router when it is registered; the AES-GCM key object cannot be copied."""
+    """The session cookie, marked Secure when the request came over https, so that a browser never sends
+    it in clear; plain-http development keeps working. Behind a TLS-terminating proxy the scheme is the
+    proxy's X-Forwarded-Proto, which uvicorn takes from the addresses in FORWARDED_ALLOW_IPS."""
+
+    def __init__(self, config: CookieBackendConfig) -> None:
+        super().__init__(config)
+        self._over_https = ClientSideSessionBackend(dataclasses.replace(config, secure=True))
+
+    async def store_in_message(
+        self, scope_session: ScopeSession, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> None:
+        if connection.scope["scheme"] == "https":
+            await self._over_https.store_in_message(scope_session, message, connection)
+        else:
+            await super().store_in_message(scope_session, message, connection)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> _SessionBackend:
+        """Litestar deep-copies a Router when it is registered; the AES-GCM key object cannot be copied."""
         return self
 
 
@@ -178,8 +200,22 @@ async def login_page(request: Request[Any, Any, Any]) -> Response[Any]:
     return Template("admin_login.html", context={"error": None})
 
 
-def login_handler(admin_key: str) -> HTTPRouteHandler:
-    """POST /admin/login, closed over the key so the key lives nowhere else."""
+def login_limiter(settings: Settings) -> RateLimiter | None:
+    """The per-address limit on login attempts (None when DIALOGIC_ADMIN_LOGIN_LIMIT is 0); the app's
+    lifespan points it at Redis, as it does the API's, so that replicas share the count."""
+    if settings.admin_login_limit <= 0:
+        return None
+    return RateLimiter(
+        settings.admin_login_limit, f"{settings.cache_prefix}:admin-login", window_s=LOGIN_WINDOW_S
+    )
+
+
+def login_handler(admin_key: str, limiter: RateLimiter | None) -> HTTPRouteHandler:
+    """POST /admin/login, closed over the key so the key lives nowhere else.
+
+    Every attempt counts against the address's limit before the key is compared, a successful one too:
+    counting failures only would mean checking before and counting after, and guesses sent in parallel
+    would all pass the check."""
     expected = admin_key.encode()
 
     @post("/login", status_code=303)
@@ -187,6 +223,17 @@ def login_handler(admin_key: str) -> HTTPRouteHandler:
         request: Request[Any, Any, Any],
         data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Response[Any]:
+        if limiter is not None:
+            decision = await limiter.hit(f"ip:{client_ip(request)}")
+            if not decision.allowed:
+                log.warning(
+                    "admin login refused", extra={"event": "admin_login", "ok": False, "limited": True}
+                )
+                raise TOO_MANY_REQUESTS.exception(
+                    f"More than {decision.limit} login attempts from this address in "
+                    f"{LOGIN_WINDOW_S // 60} minutes; retry in {decision.reset_s} s.",
+                    headers=decision.headers(),
+                )
         if not hmac.compare_digest(data.key.encode(), expected):
             log.warning("admin login refused", extra={"event": "admin_login", "ok": False})
             return Template("admin_login.html", context={"error": "That key is not valid."}, status_code=401)
@@ -249,8 +296,9 @@ async def flush(
     return Redirect(f"/admin?flushed={removed}", status_code=303)
 
 
-def admin_router(settings: Settings) -> Router:
-    """The /admin routes with their session cookie; random key and secret (and a warning) when unset."""
+def admin_router(settings: Settings, limiter: RateLimiter | None) -> Router:
+    """The /admin routes with their session cookie; random key and secret (and a warning) when unset.
+    `limiter` (see `login_limiter`) limits login attempts; None: unlimited."""
     admin_key = settings.admin_key
     if not admin_key:
         admin_key = secrets.token_urlsafe(32)
@@ -280,7 +328,7 @@ def admin_router(settings: Settings) -> Router:
         path="/admin",
         route_handlers=[
             login_page,
-            login_handler(admin_key),
+            login_handler(admin_key, limiter),
             logout,
             dashboard,
             panel,

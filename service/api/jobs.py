@@ -28,6 +28,7 @@ from service.settings import Settings
 JOB_NOT_FOUND = ProblemKind(404, "job-not-found", "Job not found")
 JOB_NOT_FINISHED = ProblemKind(409, "job-not-finished", "Job not finished")
 JOB_FINISHED = ProblemKind(409, "job-finished", "Job already finished")
+JOB_FAILED = ProblemKind(409, "job-failed", "Job failed")
 UPLOAD_TOO_LARGE = ProblemKind(413, "upload-too-large", "Upload too large")
 INVALID_UPLOAD = ProblemKind(422, "invalid-upload", "Invalid upload")
 JOBS_UNAVAILABLE = ProblemKind(503, "jobs-unavailable", "Batch jobs unavailable")
@@ -53,7 +54,10 @@ class Jobs:
         return status
 
     async def succeeded(self, job_id: str) -> JobStatus:
+        """The job's status once it succeeded; a failed job says why, since waiting will not help."""
         status = await self.status(job_id)
+        if status.state == State.FAILED:
+            raise JOB_FAILED.exception(f"The job failed, so it has no results: {status.failure}.")
         if status.state != State.SUCCEEDED:
             raise JOB_NOT_FINISHED.exception(f"The job is {status.state}; this is ready once it succeeds.")
         return status

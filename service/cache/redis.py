@@ -104,10 +104,13 @@ class RedisCache:
             local_entries=local_entries,
         )
 
-    async def _run(
+    async def attempt(
         self, op: str, call: Callable[[], Awaitable[T]], timeout_s: float | None = None
     ) -> T | None:
-        """Run one round trip behind the breaker and the deadline; None when skipped or failed."""
+        """Run one round trip behind the breaker and the deadline; None when skipped or failed.
+
+        Public so that other users of this Redis (the rate limiter) degrade under the same breaker and
+        deadline as the cache, instead of each inventing its own outage handling."""
         if not self.breaker.allow():
             CACHE_SKIPPED.labels(self.name, op).inc()
             return None
@@ -128,7 +131,7 @@ class RedisCache:
         return result
 
     async def ping(self, timeout_s: float) -> bool:
-        return bool(await self._run("ping", self.client.ping, timeout_s))
+        return bool(await self.attempt("ping", self.client.ping, timeout_s))
 
     async def get_many(self, keys: Sequence[str]) -> list[Scores | None]:
         if self.local is None:
@@ -143,7 +146,7 @@ class RedisCache:
     async def _fetch(self, keys: Sequence[str]) -> list[Scores | None]:
         if not keys:
             return []
-        raw = await self._run("get", lambda: self.client.mget(keys))
+        raw = await self.attempt("get", lambda: self.client.mget(keys))
         if raw is None:
             return [None] * len(keys)
         out: list[Scores | None] = []
@@ -167,7 +170,7 @@ class RedisCache:
                 pipe.set(key, encode(scores), ex=self.ttl_s)
             return await pipe.execute()
 
-        await self._run("set", write)
+        await self.attempt("set", write)
 
     async def flush(self) -> int:
         """UNLINK every key under `{prefix}:` (SCAN, never KEYS); other namespaces are untouched."""
@@ -175,12 +178,12 @@ class RedisCache:
             await self.local.flush()
         match, cursor, removed = _GLOB.sub(r"\\\1", self.prefix) + ":*", 0, 0
         while True:
-            page = await self._run("flush", partial(self.client.scan, cursor, match, FLUSH_BATCH))
+            page = await self.attempt("flush", partial(self.client.scan, cursor, match, FLUSH_BATCH))
             if page is None:
                 return removed
             cursor, keys = page
             if keys:
-                removed += await self._run("flush", partial(self.client.unlink, *keys)) or 0
+                removed += await self.attempt("flush", partial(self.client.unlink, *keys)) or 0
             if cursor == 0:
                 return removed
 

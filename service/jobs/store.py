@@ -5,33 +5,45 @@ Keys, under `{prefix}:job:{id}` (all expire after `job_ttl`):
   :in:{n}    chunk n's valid rows (msgpack), written while the upload streams in
   :out:{n}   chunk n's results (msgpack), written with the done marker in one script
   :done      set of finished chunk numbers: the checkpoint that makes a re-run chunk count once
+  :tallies   chunk n -> its Tally (msgpack), and
+  :timeline  one entry per timed, authored row (sorted set, by bytes), both written with the results:
+             what the summary is built from without holding the rows (see summary.py)
   :errors    per-line errors (msgpack), in line order
+  :ids       while the upload streams in only: each scored row's id (JSON) -> its line, to spot repeats
   :summary   the summary (JSON), written once every chunk is done
 
 Every state change is a compare-and-set script, so a cancel racing the last chunk, or two workers
-finishing the same chunk after a lease expired, leave one consistent answer.
+finishing the same chunk after a lease expired, leave one consistent answer. A chunk SAQ gives up on
+(CHUNK_ATTEMPTS tries) fails its job, whose `failure` names the chunk and its input lines.
 """
 
 from __future__ import annotations
 
+import heapq
+import logging
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 import msgspec
 from msgspec import Struct
 from redis.asyncio import Redis
+from saq.job import Job, Status
 from saq.queue.redis import RedisQueue
 
 from service.jobs.rows import InputRow, JobResult, LineError, Parser
-from service.jobs.summary import JobSummary, summarize
+from service.jobs.summary import JobSummary, Tally, summarize
 from service.settings import Settings
 
 CHUNK_FUNCTION = "process_chunk"
 CHUNK_ATTEMPTS = 3  # a chunk whose worker died or raised is tried this often before the job fails
 CHUNK_TIMEOUT_LEASES = 20  # hard limit on one chunk, in leases: a hung model call is retried too
 ERRORS_PAGE = 1000
+TIMELINE_PAGE = 1000
+LAST_ERROR = "last_error"  # SAQ job meta: the exception type of an attempt that raised (never the message)
+log = logging.getLogger("dialogic.jobs")
 
 
 class State(StrEnum):
@@ -72,14 +84,26 @@ end
 return state
 """
 
-# KEYS: job hash, done set, out key; ARGV: chunk, results, rows, ttl.
-# Returns -1 when the job is no longer open (results dropped), 1 when every chunk is done, else 0.
+# KEYS: job hash, done set, out key, tallies hash, timeline; ARGV: chunk, results, rows, ttl, tally, then
+# the chunk's timeline entries. The first commit of a chunk stores and counts it; a later one (a re-run
+# after a lease expired) changes nothing, so results, tally and timeline always come from one run.
+# Returns -1 when the job is no longer open (nothing stored), 1 when every chunk is done, else 0.
 _COMMIT = """
 local state = redis.call('HGET', KEYS[1], 'state')
 if state ~= 'queued' and state ~= 'running' then return -1 end
-redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[4])
 if redis.call('SADD', KEYS[2], ARGV[1]) == 1 then
-  redis.call('EXPIRE', KEYS[2], ARGV[4])
+  redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[4])
+  redis.call('HSET', KEYS[4], ARGV[1], ARGV[5])
+  local entries = {}
+  for i = 6, #ARGV do  -- ZADD in slices: Lua's unpack has a stack limit
+    entries[#entries + 1] = 0
+    entries[#entries + 1] = ARGV[i]
+    if #entries == 1000 or i == #ARGV then
+      redis.call('ZADD', KEYS[5], unpack(entries))
+      entries = {}
+    end
+  end
+  for _, key in ipairs({KEYS[2], KEYS[4], KEYS[5]}) do redis.call('EXPIRE', key, ARGV[4]) end
   redis.call('HINCRBY', KEYS[1], 'rows_done', ARGV[3])
   redis.call('HINCRBY', KEYS[1], 'chunks_done', 1)
 end
@@ -89,17 +113,57 @@ return 0
 """
 
 
+class ChunkQueue(RedisQueue):
+    """SAQ's Redis queue, which reports the chunks it gives up on.
+
+    SAQ ends a chunk for good in two places: the worker running it (it raised, or ran past its time
+    limit, on the last attempt) and any worker's sweep (its worker died or hung on the last attempt).
+    Both go through `finish`; hooking the task instead would miss a dead worker, where none of our code
+    runs.
+    """
+
+    def __init__(self, redis: Redis, name: str, given_up: Callable[[Job, Status], Awaitable[None]]) -> None:
+        super().__init__(redis, name=name)
+        self.given_up = given_up
+
+    async def finish(
+        self, job: Job, status: Status, *, result: Any = None, error: str | None = None, **kwargs: Any
+    ) -> None:
+        await super().finish(job, status, result=result, error=error, **kwargs)
+        # ABORTED with retries left is a hung worker's own abort: the sweep retries the chunk.
+        if status in (Status.FAILED, Status.ABORTED) and not job.retryable and job.function == CHUNK_FUNCTION:
+            await self.given_up(job, status)
+
+
+# KEYS[1] the upload's id hash; ARGV[1] ttl, then (id, line) pairs. Per pair: 0 when the id is new
+# (it is now that line's), else the line that has it.
+_CLAIM_IDS = """
+local out = {}
+for i = 2, #ARGV, 2 do
+  if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) == 1 then
+    out[#out + 1] = 0
+  else
+    out[#out + 1] = tonumber(redis.call('HGET', KEYS[1], ARGV[i]))
+  end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return out
+"""
+
+
 class JobStore:
     """Everything the API and the workers do to a job; the one place that knows the key layout."""
 
     def __init__(self, redis: Redis, prefix: str, ttl: int, lease_s: int) -> None:
         self.redis, self.prefix, self.ttl, self.lease_s = redis, prefix, ttl, lease_s
-        self.queue = RedisQueue(redis, name=f"{prefix}:jobs")
+        self.queue = ChunkQueue(redis, f"{prefix}:jobs", self._chunk_given_up)
         self._transition = redis.register_script(_TRANSITION)
         self._commit = redis.register_script(_COMMIT)
+        self._claim_ids = redis.register_script(_CLAIM_IDS)
         self._rows = msgspec.msgpack.Decoder(list[InputRow])
         self._results = msgspec.msgpack.Decoder(list[JobResult])
         self._error = msgspec.msgpack.Decoder(LineError)
+        self._tally = msgspec.msgpack.Decoder(Tally)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JobStore:
@@ -130,6 +194,7 @@ class JobStore:
         await self.redis.expire(self.key(job_id), self.ttl)
         try:
             chunks = await self._write_chunks(job_id, pieces, parser, chunk_size)
+            await self.redis.unlink(self.key(job_id, "ids"))  # only the upload needs it
             await self._queue_chunks(job_id, chunks)
         except BaseException:
             await self.delete(job_id)
@@ -145,15 +210,17 @@ class JobStore:
 
         async def flush() -> None:
             nonlocal chunks
+            unique, repeats = await self._unique(job_id, rows)
+            page = list(heapq.merge(errors, repeats, key=lambda e: e.line))  # both are in line order
             pipe = self.redis.pipeline(transaction=False)
-            if rows:
-                pipe.set(self.key(job_id, "in", chunks), msgspec.msgpack.encode(rows), ex=self.ttl)
-                pipe.hincrby(self.key(job_id), "rows_total", len(rows))
+            if unique:
+                pipe.set(self.key(job_id, "in", chunks), msgspec.msgpack.encode(unique), ex=self.ttl)
+                pipe.hincrby(self.key(job_id), "rows_total", len(unique))
                 chunks += 1
-            if errors:
-                pipe.rpush(self.key(job_id, "errors"), *map(msgspec.msgpack.encode, errors))
+            if page:
+                pipe.rpush(self.key(job_id, "errors"), *map(msgspec.msgpack.encode, page))
                 pipe.expire(self.key(job_id, "errors"), self.ttl)
-                pipe.hincrby(self.key(job_id), "errors", len(errors))
+                pipe.hincrby(self.key(job_id), "errors", len(page))
             await pipe.execute()
             rows.clear()
             errors.clear()
@@ -172,6 +239,27 @@ class JobStore:
         await take(parser.close())
         await flush()
         return chunks
+
+    async def _unique(self, job_id: str, rows: Sequence[InputRow]) -> tuple[list[InputRow], list[LineError]]:
+        """`rows` less those whose id an earlier row of the upload has, and an error for each of those.
+
+        Ids compare as JSON values (1 and "1" differ, as they do in the results). Only rows that will
+        be scored claim an id, so a line rejected for another reason does not make a later one a repeat.
+        The ids live in Redis, one round trip per chunk, so the API holds no more than a chunk."""
+        if not rows:
+            return [], []
+        args: list[bytes | int] = [self.ttl]
+        for row in rows:
+            args += [msgspec.json.encode(row.id), row.line]
+        firsts = await self._claim_ids(keys=[self.key(job_id, "ids")], args=args)
+        unique: list[InputRow] = []
+        repeats: list[LineError] = []
+        for row, first in zip(rows, firsts, strict=True):
+            if first:
+                repeats.append(LineError(row.line, f"duplicate id, first seen on line {first}", row.id))
+            else:
+                unique.append(row)
+        return unique, repeats
 
     async def _queue_chunks(self, job_id: str, chunks: int) -> None:
         await self.redis.hset(self.key(job_id), mapping={"chunks_total": chunks, "state": State.QUEUED})
@@ -209,11 +297,25 @@ class JobStore:
         blob = await self._get(self.key(job_id, "in", chunk))
         return self._rows.decode(blob) if blob else []
 
-    async def commit(self, job_id: str, chunk: int, results: Sequence[JobResult]) -> int:
-        """Store a chunk's results with its done marker, atomically (see _COMMIT for the answer)."""
+    async def commit(
+        self, job_id: str, chunk: int, results: Sequence[JobResult], tally: Tally, timeline: Sequence[bytes]
+    ) -> int:
+        """Store a chunk's results, tally and timeline entries with its done marker, atomically (see
+        _COMMIT for the answer)."""
         keys = [self.key(job_id), self.key(job_id, "done"), self.key(job_id, "out", chunk)]
+        keys += [self.key(job_id, "tallies"), self.key(job_id, "timeline")]
         args: list[bytes | int] = [chunk, msgspec.msgpack.encode(results), len(results), self.ttl]
+        args += [msgspec.msgpack.encode(tally), *timeline]
         return int(await self._commit(keys=keys, args=args))
+
+    async def add_timeline(self, job_id: str, entries: Sequence[bytes]) -> None:
+        """Add timeline entries outside a commit (a chunk committed without them); adding twice is
+        harmless, as the entries of a row are always the same bytes."""
+        if entries:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.zadd(self.key(job_id, "timeline"), dict.fromkeys(entries, 0))
+            pipe.expire(self.key(job_id, "timeline"), self.ttl)
+            await pipe.execute()
 
     async def finish(self, job_id: str, summary: bytes) -> None:
         await self.redis.set(self.key(job_id, "summary"), summary, ex=self.ttl)
@@ -222,6 +324,24 @@ class JobStore:
     async def fail(self, job_id: str, reason: str) -> None:
         if await self.transition(job_id, State.FAILED, *OPEN) in OPEN:
             await self.redis.hset(self.key(job_id), "failure", reason)
+
+    async def _chunk_given_up(self, job: Job, status: Status) -> None:
+        """No attempt is left for this chunk, so its job can never complete: fail it, naming the rows."""
+        kwargs = job.kwargs or {}
+        job_id, chunk = str(kwargs["job_id"]), int(kwargs["chunk"])
+        rows = await self.rows(job_id, chunk)
+        where = f"input lines {rows[0].line}-{rows[-1].line}" if rows else "rows expired"
+        if status == Status.ABORTED:
+            cause = "its worker stopped renewing the lease (it died or hung)"
+        elif error := job.meta.get(LAST_ERROR):
+            cause = f"scoring raised {error}"
+        else:  # nothing raised in the task: SAQ cancelled it at its time limit
+            cause = f"it ran past the {job.timeout} s limit"
+        await self.fail(job_id, f"chunk {chunk} ({where}) failed {job.attempts} times; the last time {cause}")
+        log.warning(
+            "job failed",
+            extra={"event": "job_failed", "job": job_id, "chunk": chunk, "attempts": job.attempts},
+        )
 
     # -- readers ------------------------------------------------------------------------------------
 
@@ -243,6 +363,21 @@ class JobStore:
     async def chunk_results(self, job_id: str, chunk: int) -> list[JobResult]:
         blob = await self._get(self.key(job_id, "out", chunk))
         return self._results.decode(blob) if blob else []
+
+    async def tally(self, job_id: str, chunk: int) -> Tally | None:
+        blob = await self.redis.hget(self.key(job_id, "tallies"), str(chunk))
+        return self._tally.decode(blob) if isinstance(blob, bytes) else None
+
+    async def timeline(self, job_id: str) -> AsyncIterator[list[bytes]]:
+        """The job's timeline in byte order, a page at a time (each page resumes after the last entry)."""
+        key, after = self.key(job_id, "timeline"), b"-"
+        while page := [
+            entry
+            for entry in await self.redis.zrangebylex(key, after, b"+", start=0, num=TIMELINE_PAGE)
+            if isinstance(entry, bytes)
+        ]:
+            yield page
+            after = b"(" + page[-1]
 
     async def errors(self, job_id: str) -> AsyncIterator[list[LineError]]:
         start = 0

@@ -1,26 +1,27 @@
 """Processing one chunk: the unit of work, retry and checkpoint of a batch job.
 
 A chunk task is idempotent: it reads the chunk's stored rows, scores them through the same Scorer
-(and result cache) as the API, and commits results and done marker in one Redis script. Running it
-twice, after a lease expired on a worker that was only slow, overwrites the same key and counts
-once. While it scores, a heartbeat renews the SAQ lease; a worker that dies stops renewing, and
-another worker's sweep re-queues the chunk. Whichever commit completes the job writes the summary.
+(and result cache) as the API, and commits results, summary tally and done marker in one Redis
+script. Running it twice, after a lease expired on a worker that was only slow, finds the chunk done
+the second time and changes nothing. While it scores, a heartbeat renews the SAQ lease; a worker that
+dies stops renewing, and another worker's sweep re-queues the chunk. Whichever commit completes the
+job writes the summary.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import msgspec
 from saq.job import Job
 from saq.types import Context
 
-from service.jobs.rows import JobResult
-from service.jobs.store import OPEN, JobStore, State
-from service.jobs.summary import Post, summarize
+from service.jobs.rows import InputRow, JobResult
+from service.jobs.store import LAST_ERROR, OPEN, JobStore, State
+from service.jobs.summary import Post, Summarizer, Tally, timeline
 from service.schemas import to_scores
 from service.scoring import Scorer
 
@@ -32,41 +33,54 @@ class ChunkRunner:
         self.store, self.scorer = store, scorer
 
     async def process_chunk(self, ctx: Context, *, job_id: str, chunk: int) -> int:
-        """SAQ task: score chunk `chunk` of job `job_id`; returns the rows scored."""
+        """SAQ task: score chunk `chunk` of job `job_id`; returns the rows scored.
+
+        When it raises, the exception's type (not its message, which may quote a post) is noted on the
+        SAQ job, for the failure message should SAQ give up on the chunk (JobStore._chunk_given_up)."""
+        job = ctx["job"]
+        job.meta.pop(LAST_ERROR, None)  # an earlier attempt's error, not to be blamed for a timeout now
+        try:
+            return await self._score(job, job_id, chunk)
+        except Exception as exc:
+            job.meta[LAST_ERROR] = type(exc).__name__
+            raise
+
+    async def _score(self, job: Job, job_id: str, chunk: int) -> int:
         before = await self.store.transition(job_id, State.RUNNING, State.QUEUED)
         if before not in OPEN:  # cancelled, failed, or expired: the chunk is not worth scoring
             return 0
-        job = ctx["job"]
-        try:
-            async with _heartbeat(job):
-                rows = await self.store.rows(job_id, chunk)
-                scored = await self.scorer.score([row.text for row in rows])
-            results = [
-                JobResult(r.id, s.label, to_scores(s.scores)) for r, s in zip(rows, scored, strict=True)
-            ]
-            if await self.store.commit(job_id, chunk, results) == 1:
-                await self.finalize(job_id)
-        except Exception as exc:
-            if job.attempts >= (job.retries or 1):  # SAQ will not try again: the job cannot complete
-                await self.store.fail(
-                    job_id, f"chunk {chunk} failed {job.attempts} times: {type(exc).__name__}"
-                )
-            raise
+        async with _heartbeat(job):
+            rows = await self.store.rows(job_id, chunk)
+            scored = await self.scorer.score([row.text for row in rows])
+        results = [JobResult(r.id, s.label, to_scores(s.scores)) for r, s in zip(rows, scored, strict=True)]
+        posts = _posts(rows, results)
+        if await self.store.commit(job_id, chunk, results, Tally.of(posts), timeline(posts)) == 1:
+            await self.finalize(job_id)
         return len(results)
 
     async def finalize(self, job_id: str) -> None:
-        """Summarise a fully scored job and mark it succeeded (idempotent, like the chunks)."""
+        """Summarise a fully scored job from its chunks' tallies and its timeline, never holding more
+        than one chunk, and mark it succeeded (idempotent, like the chunks)."""
         status = await self.store.status(job_id)
         if status is None:
             return
-        posts: list[Post] = []
+        summarizer = Summarizer()
         for n in range(status.progress.chunks_total):
-            rows, results = await self.store.rows(job_id, n), await self.store.chunk_results(job_id, n)
-            posts.extend(
-                Post(r.line, r.author, r.ts, res.label) for r, res in zip(rows, results, strict=True)
-            )
-        await self.store.finish(job_id, msgspec.json.encode(summarize(posts)))
-        log.info("job finished", extra={"event": "job_finished", "job": job_id, "rows": len(posts)})
+            tally = await self.store.tally(job_id, n)
+            if tally is None:  # committed by a worker of an earlier version (mid-deploy): rebuild it
+                posts = _posts(await self.store.rows(job_id, n), await self.store.chunk_results(job_id, n))
+                tally = Tally.of(posts)
+                await self.store.add_timeline(job_id, timeline(posts))
+            summarizer.add_tally(tally)
+        async for page in self.store.timeline(job_id):
+            summarizer.add_timeline(page)
+        summary = summarizer.summary()
+        await self.store.finish(job_id, msgspec.json.encode(summary))
+        log.info("job finished", extra={"event": "job_finished", "job": job_id, "rows": summary.rows})
+
+
+def _posts(rows: Sequence[InputRow], results: Sequence[JobResult]) -> list[Post]:
+    return [Post(r.line, r.author, r.ts, res.label) for r, res in zip(rows, results, strict=True)]
 
 
 @asynccontextmanager

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -100,10 +100,14 @@ async def results(client: Client, job_id: str) -> list[dict[str, Any]]:
     return [msgspec.json.decode(line) for line in response.content.splitlines()]
 
 
-class WorkerProcess:
-    """`dialogic worker` (as `python -m service.cli worker`), configured through DIALOGIC_* variables."""
+WORKER = ("-m", "service.cli", "worker")
 
-    def __init__(self, settings: Settings, log: Path) -> None:
+
+class WorkerProcess:
+    """`dialogic worker` (as `python -m service.cli worker`), or another module given as `args`,
+    configured through DIALOGIC_* variables."""
+
+    def __init__(self, settings: Settings, log: Path, args: Sequence[str] = WORKER) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(PREFIX)}
         env |= {
             PREFIX + k.upper(): str(v) for k, v in asdict(settings).items() if v is not None and k != "extra"
@@ -111,7 +115,7 @@ class WorkerProcess:
         env |= {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
         self.log = log.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "worker"],
+            [sys.executable, *args],
             cwd=ROOT,
             env=env,
             stdout=self.log,

@@ -75,6 +75,42 @@ async def test_malformed_lines_are_reported_by_line_and_the_rest_scored(
     assert summary["rows"] == 2 and {a["author"] for a in summary["authors"]} == {"ann", "shop"}
 
 
+async def test_repeated_ids_are_rejected_by_line_and_the_first_kept(
+    jobs_client: Client, job_settings: Settings
+) -> None:
+    rows: list[dict[str, object]] = [{"id": i, "text": f"post number {i}"} for i in range(60)]  # lines 1-60
+    rows += [
+        {"id": 5, "text": "line 61 repeats line 6, across chunks"},
+        {"id": "5", "text": "a string, not the number 5"},
+        {"id": "x", "text": " "},  # 63: rejected, so it does not claim "x"
+        {"id": "x", "text": "line 64 is the first scored x"},
+        {"id": "y", "text": "line 65"},
+        {"id": "y", "text": "line 66 repeats line 65, in the same chunk"},
+        {"id": 59, "text": "line 67 repeats line 60"},
+    ]
+    job_id = await submit(jobs_client, ndjson(rows))
+    status = (await jobs_client.get(f"/v1/jobs/{job_id}")).json()
+    assert status["errors"] == 4
+    assert status["progress"] == {"rows_done": 0, "rows_total": 63, "chunks_done": 0, "chunks_total": 2}
+    errors = [
+        msgspec.json.decode(line)
+        for line in (await jobs_client.get(f"/v1/jobs/{job_id}/errors")).content.splitlines()
+    ]
+    assert [e["line"] for e in errors] == [61, 63, 66, 67]  # in line order, with the other errors
+    assert [(e["reason"], e["id"]) for e in errors if e["line"] != 63] == [
+        ("duplicate id, first seen on line 6", 5),
+        ("duplicate id, first seen on line 65", "y"),
+        ("duplicate id, first seen on line 60", 59),
+    ]
+    with redis.Redis.from_url(REDIS_URL) as client:  # the ids were needed for the upload only
+        assert not client.exists(f"{job_settings.cache_prefix}:job:{job_id}:ids")
+    chunk_runner = runner(job_settings)
+    for chunk in (0, 1):
+        await run_chunk(chunk_runner, job_id, chunk)
+    lines = (await jobs_client.get(f"/v1/jobs/{job_id}/results")).content.splitlines()
+    assert [msgspec.json.decode(line)["id"] for line in lines] == [*range(60), "5", "x", "y"]
+
+
 async def test_a_chunk_run_twice_counts_once(jobs_client: Client, job_settings: Settings) -> None:
     rows = [{"id": i, "text": f"post number {i} about things"} for i in range(120)]
     job_id = await submit(jobs_client, ndjson(rows))

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import random
+from collections import defaultdict
+
 import pytest
 
 from service.jobs.rows import CSV, NDJSON, HeaderError, InputRow, LineError, Parsed, parser_for
-from service.jobs.summary import AuthorSummary, Post, summarize
+from service.jobs.summary import (
+    AuthorSummary,
+    JobSummary,
+    Post,
+    Summarizer,
+    Tally,
+    summarize,
+    timeline,
+)
 
 
 def parse(content_type: str, body: bytes, piece: int = 7, max_chars: int = 50) -> list[Parsed]:
@@ -77,3 +88,59 @@ def test_summary_ranks_broadcast_heavy_authors_first_with_time_ordered_streaks()
         AuthorSummary("bo", 4, 0.25, 2),
         AuthorSummary("cy", 1, 1.0, 0),
     ]
+
+
+def reference_summary(posts: list[Post]) -> JobSummary:
+    """The summary by its definition, everything in memory: the oracle for the incremental one."""
+    labels = {"broadcast": 0, "conversation": 0}
+    mine: defaultdict[str, list[Post]] = defaultdict(list)
+    for post in posts:
+        labels[post.label] += 1
+        if post.author:
+            mine[post.author].append(post)
+    authors = []
+    for author, own in mine.items():
+        if all(p.ts is not None for p in own):
+            own = sorted(own, key=lambda p: (p.ts, p.line))
+        longest = run = 0
+        for post in own:
+            run = run + 1 if post.label == "broadcast" else 0
+            longest = max(longest, run)
+        ratio = round(sum(p.label == "conversation" for p in own) / len(own), 4)
+        authors.append(AuthorSummary(author, len(own), ratio, longest))
+    authors.sort(key=lambda a: (a.conversation_ratio, -a.posts, a.author))
+    return JobSummary(sum(labels.values()), labels, authors)
+
+
+def random_posts(rng: random.Random, count: int) -> list[Post]:
+    """Few authors (some prefixes of others, some not ASCII), times that tie, precede 1970, or are absent."""
+    authors = [None, "a", "ab", "b", "é", "émile", "x" * 300]
+    untimed = set(rng.sample(authors[1:], 2))
+    posts = []
+    for line in range(1, count + 1):
+        author = rng.choice(authors)
+        ts = (
+            None
+            if author in untimed and rng.random() < 0.3
+            else rng.choice([-86400.5, 0.0, 1.0, 1e9]) + rng.randrange(5)
+        )
+        posts.append(Post(line, author, ts, rng.choice(["broadcast", "broadcast", "conversation"])))
+    return posts
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_chunk_tallies_and_the_timeline_add_up_to_the_whole(seed: int) -> None:
+    """However the rows are cut into chunks, and in whatever order the chunks finish, the summary is
+    the one the definition gives."""
+    rng = random.Random(seed)
+    posts = random_posts(rng, rng.randrange(0, 120))
+    cuts = sorted(rng.sample(range(1, len(posts)), min(len(posts) - 1, rng.randrange(0, 8)))) if posts else []
+    chunks = [posts[a:b] for a, b in zip([0, *cuts], [*cuts, len(posts)], strict=True)]
+    entries = [entry for chunk in rng.sample(chunks, len(chunks)) for entry in timeline(chunk)]
+    summarizer = Summarizer()
+    for chunk in chunks:  # tallies in chunk order, as the job adds them
+        summarizer.add_tally(Tally.of(chunk))
+    ordered = sorted(entries)  # what the Redis sorted set hands back, read here in pieces
+    for start in range(0, len(ordered), 7):
+        summarizer.add_timeline(ordered[start : start + 7])
+    assert summarizer.summary() == reference_summary(posts)

@@ -138,6 +138,25 @@ async def test_replicas_share_counts_through_redis() -> None:
             await cache.close()
 
 
+async def test_the_limiter_skips_redis_while_the_cache_breaker_is_open() -> None:
+    """The limiter's round trips go through RedisCache.attempt: an open breaker means no Redis call."""
+    from service.cache import RedisCache
+
+    prefix = f"dialogic-test-{uuid.uuid4().hex[:8]}"
+    cache = RedisCache.from_url(REDIS_URL, prefix=prefix, ttl_s=60, timeout_ms=1000)
+    now = [WINDOW_S * 2000 + 0.5]
+    limiter = RateLimiter(5, prefix, clock=lambda: now[0])
+    limiter.redis = cache
+    try:
+        assert [(await limiter.hit("client")).count for _ in range(2)] == [1, 2]
+        cache.breaker.trip()
+        assert (await limiter.hit("client")).count == 1  # counted in process: Redis was not asked
+        assert await cache.client.get(f"{prefix}:rl:client:2000") == b"2"
+    finally:
+        await cache.flush()
+        await cache.close()
+
+
 async def test_redis_down_falls_back_to_counting_in_process() -> None:
     from service.cache import RedisCache
 

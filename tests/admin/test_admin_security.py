@@ -1,0 +1,100 @@
+"""The admin session cookie and the limit on login attempts: over real HTTP against `dialogic serve`
+(behind a stand-in proxy: uvicorn trusts X-Forwarded-* from 127.0.0.1, as it would from a configured
+ingress), and in process without Redis, where the limit is counted in memory."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import redis
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.testing import TestClient
+
+from service.api.admin import LOGIN_WINDOW_S, SESSION_COOKIE, login_limiter
+from service.errors import problem_details_plugin
+from service.runtime import Runtime
+from service.settings import Settings
+from service.web import WebPlugin
+from tests.admin.conftest import Server
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+LIMIT = Settings().admin_login_limit
+
+
+def session_cookie(response: httpx.Response) -> list[str]:
+    """The attributes of the session's Set-Cookie, lower-cased, without its value."""
+    [header] = [h for h in response.headers.get_list("set-cookie") if h.startswith(SESSION_COOKIE + "=")]
+    return [part.strip().lower() for part in header.split(";")[1:]]
+
+
+def assert_limited(response: httpx.Response, limit: int) -> None:
+    assert response.status_code == 429, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["type"] == "/problems/rate-limited" and problem["status"] == 429
+    assert f"More than {limit} login attempts" in problem["detail"]
+    assert 1 <= int(response.headers["retry-after"]) <= LOGIN_WINDOW_S
+    assert response.headers["retry-after"] == response.headers["ratelimit-reset"]
+    assert SESSION_COOKIE not in response.headers.get("set-cookie", "")
+
+
+@pytest.fixture
+def address() -> str:
+    """A client address of this test's own (documentation range), so its count is no one else's."""
+    return f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"
+
+
+def test_the_session_cookie_is_secure_when_the_request_came_over_https(server: Server, address: str) -> None:
+    # From an address of its own: the other admin tests log in from 127.0.0.1, within its login limit.
+    with httpx.Client(base_url=server.url, timeout=30, headers={"X-Forwarded-For": address}) as http:
+        proxied = http.post(
+            "/admin/login", data={"key": server.admin_key}, headers={"X-Forwarded-Proto": "https"}
+        )
+        plain = http.post("/admin/login", data={"key": server.admin_key})
+    for response in (proxied, plain):
+        assert response.status_code == 303, response.text
+        attributes = session_cookie(response)
+        assert {"httponly", "samesite=strict", "path=/admin"} <= set(attributes)
+    assert "secure" in session_cookie(proxied)
+    assert "secure" not in session_cookie(plain)  # plain http (development) keeps working
+
+
+def test_login_attempts_are_limited_per_address_and_counted_in_redis(server: Server, address: str) -> None:
+    wrong, right = {"key": "not-the-key"}, {"key": server.admin_key}
+    with httpx.Client(base_url=server.url, timeout=30, headers={"X-Forwarded-For": address}) as http:
+        assert [http.post("/admin/login", data=wrong).status_code for _ in range(LIMIT)] == [401] * LIMIT
+        assert_limited(http.post("/admin/login", data=wrong), LIMIT)
+        assert_limited(http.post("/admin/login", data=right), LIMIT)  # the right key waits too
+    with httpx.Client(base_url=server.url, timeout=30, headers={"X-Forwarded-For": address + "0"}) as other:
+        assert other.post("/admin/login", data=right).status_code == 303  # per address
+    with redis.Redis.from_url(REDIS_URL) as client:  # shared by replicas: the count is in Redis
+        [key] = client.scan_iter(match=f"*:admin-login:rl:ip:{address}:*", count=1000)
+        assert int(client.get(key) or 0) == LIMIT + 2
+        assert 0 < client.ttl(key) <= LOGIN_WINDOW_S + 5
+
+
+@pytest.fixture
+def local() -> Iterator[TestClient[Litestar]]:
+    """The admin pages alone, with no Redis: the limit is counted in this process."""
+    settings = Settings(admin_key="the-key", admin_login_limit=3, redis_url=None)
+    app = Litestar(
+        plugins=[problem_details_plugin(), WebPlugin(settings, login_limiter(settings))],
+        dependencies={"runtime": Provide(lambda: Runtime(settings), sync_to_thread=False)},  # unused here
+    )
+    with TestClient(app, base_url="https://testserver.local") as client:
+        yield client
+
+
+def test_without_redis_the_limit_is_counted_in_process(local: TestClient[Litestar]) -> None:
+    assert [local.post("/admin/login", data={"key": "x"}).status_code for _ in range(3)] == [401] * 3
+    assert_limited(local.post("/admin/login", data={"key": "the-key"}), 3)
+
+
+def test_a_session_started_over_https_is_secure_in_process(local: TestClient[Litestar]) -> None:
+    response = local.post("/admin/login", data={"key": "the-key"}, follow_redirects=False)
+    assert response.status_code == 303
+    assert {"secure", "httponly", "samesite=strict"} <= set(session_cookie(response))

@@ -1,0 +1,123 @@
+"""A chunk SAQ gives up on fails its job, on the real Redis through SAQ's own retry and sweep code: once
+for a chunk that raises on every attempt, once for a chunk whose worker is SIGKILLed on every attempt.
+Either way the job ends `failed`, naming the chunk and its input lines, instead of `running` forever."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import msgspec
+from saq import Worker
+from saq.job import Job, Status
+
+from model.classifier import Prediction
+from service.cache import MemoryCache
+from service.jobs.store import CHUNK_ATTEMPTS, CHUNK_FUNCTION, JobStore
+from service.jobs.tasks import ChunkRunner
+from service.scoring import Scorer
+from service.settings import Settings
+from tests.jobs.conftest import Client, WorkerProcess, ndjson, submit
+from tests.jobs.test_api import fake_predict
+
+STALLED_WORKER = ("-m", "tests.jobs.stalled_worker")
+
+
+async def assert_failed(client: Client, job_id: str, failure: str) -> None:
+    status = (await client.get(f"/v1/jobs/{job_id}")).json()
+    assert status["state"] == "failed", status
+    assert status["failure"] == failure
+    for part in ("results", "summary"):
+        response = await client.get(f"/v1/jobs/{job_id}/{part}")
+        assert response.status_code == 409
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["type"] == "/problems/job-failed"
+        assert failure in response.json()["detail"]
+
+
+async def test_a_chunk_that_raises_on_every_attempt_fails_the_job(
+    jobs_client: Client, job_settings: Settings
+) -> None:
+    async def predict(texts: Sequence[str]) -> list[Prediction]:
+        if any("poison" in text for text in texts):
+            raise RuntimeError("the model refused this batch")
+        return await fake_predict(texts)
+
+    rows = [{"id": i, "text": f"post {i}" + (" poison" if 50 <= i < 100 else "")} for i in range(120)]
+    store = JobStore.from_settings(job_settings)
+    runner = ChunkRunner(store, Scorer(MemoryCache(1000, 60), predict, "fake", job_settings.cache_prefix))
+    worker = Worker(store.queue, functions=[(CHUNK_FUNCTION, runner.process_chunk)], dequeue_timeout=5)
+    try:
+        job_id = await submit(jobs_client, ndjson(rows))
+        async with asyncio.timeout(60):
+            # One SAQ attempt per call: chunks 0 and 2 succeed, chunk 1 raises until SAQ gives up.
+            while (await jobs_client.get(f"/v1/jobs/{job_id}")).json()["state"] != "failed":
+                assert await worker.process(), "nothing left to run, and the job is not failed"
+        chunk = await store.queue.job(f"{job_id}:1")
+        assert chunk is not None and chunk.status == Status.FAILED and chunk.attempts == CHUNK_ATTEMPTS
+        await assert_failed(
+            jobs_client,
+            job_id,
+            "chunk 1 (input lines 51-100) failed 3 times; the last time scoring raised RuntimeError",
+        )
+        status = (await jobs_client.get(f"/v1/jobs/{job_id}")).json()
+        assert status["progress"]["chunks_done"] == 2
+    finally:
+        await store.close()
+
+
+async def saq_job(store: JobStore, key: str, until: Callable[[Job], bool], sweep: bool = False) -> Job:
+    """Chunk `key`'s SAQ job once `until` holds; `sweep` runs SAQ's sweep meanwhile, as every live
+    worker does on its timer (here with this store's queue, the one that reports given-up chunks)."""
+    async with asyncio.timeout(60):
+        while True:
+            if sweep:
+                await store.queue.sweep(lock=1, abort=0.1)
+            job = await store.queue.job(key)
+            if job is not None and until(job):
+                return job
+            await asyncio.sleep(0.25)
+
+
+def taken(attempt: int) -> Callable[[Job], bool]:
+    """A worker holds the chunk in its `attempt`th try."""
+    return lambda job: job.status == Status.ACTIVE and job.attempts == attempt
+
+
+async def test_a_chunk_whose_worker_dies_on_every_attempt_fails_the_job(
+    jobs_client: Client, job_settings: Settings, tmp_path: Path
+) -> None:
+    body = b"not json\n" + ndjson([{"id": i, "text": f"post {i}"} for i in range(30)])
+    store = JobStore.from_settings(job_settings)
+    victims: list[WorkerProcess] = []
+    try:
+        job_id = await submit(jobs_client, body)
+        key = f"{job_id}:0"
+        for attempt in range(1, CHUNK_ATTEMPTS + 1):
+            victim = WorkerProcess(
+                job_settings,
+                tmp_path / f"victim-{attempt}.log",
+                (*STALLED_WORKER, store.queue.name, CHUNK_FUNCTION),
+            )
+            victims.append(victim)
+            await saq_job(store, key, taken(attempt))
+            victim.kill()
+            # The lease lapses (2 s here); a sweep then retries the chunk, or gives up after the last try.
+            swept = await saq_job(store, key, lambda j: j.status != Status.ACTIVE, sweep=True)
+            assert swept.status == (Status.ABORTED if attempt == CHUNK_ATTEMPTS else Status.QUEUED)
+            if attempt < CHUNK_ATTEMPTS:  # still open (the stand-in never marks it running)
+                assert (await jobs_client.get(f"/v1/jobs/{job_id}")).json()["state"] == "queued"
+        await assert_failed(
+            jobs_client,
+            job_id,
+            "chunk 0 (input lines 2-31) failed 3 times; the last time its worker stopped renewing the "
+            "lease (it died or hung)",
+        )
+        errors = (await jobs_client.get(f"/v1/jobs/{job_id}/errors")).content.splitlines()
+        assert [msgspec.json.decode(line)["line"] for line in errors] == [1]
+    finally:
+        for victim in victims:
+            if victim.process.poll() is None:
+                victim.kill()
+        await store.close()
