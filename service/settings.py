@@ -30,9 +30,7 @@ class Settings:
     max_body_bytes: int = 8 * 1024 * 1024  # request body limit (413 beyond)
     batch_max_size: int = 8  # largest micro-batch a model worker takes (fp32; int8 takes one text)
     batch_max_wait_ms: float = 4.0  # how long the batcher waits to fill a micro-batch
-    queue_size: int = (
-        256  # texts waiting for the model before requests get 503 (about 3-5 s of work on 2 cores)
-    )
+    queue_size: int = 512  # texts waiting for the model before a 503 (about 3 s of int8 work on 2 CPUs)
     request_timeout_s: float = 30.0  # longest a request may wait for the model
     redis_url: str | None = None  # Redis for the result cache (unset: in-process LRU)
     cache_ttl: int = 7 * 24 * 3600  # result-cache time to live, seconds
