@@ -78,9 +78,8 @@ class RateLimiter:
         async def incr() -> list[Any]:
             pipe = redis.client.pipeline(transaction=False)
             pipe.incr(key)
-            pipe.expire(
-                key, self.window_s + 5
-            )  # outlive the window a little: clocks differ by a second or so
+            # Outlive the window a little: clocks differ by a second or so.
+            pipe.expire(key, self.window_s + 5)
             return await pipe.execute()
 
         result = await redis.attempt("ratelimit", incr)

@@ -12,7 +12,7 @@ from typing import Literal, cast
 
 from litestar.datastructures import State
 
-from model.classifier import BACKENDS, Backend, Classifier
+from model.classifier import Backend, Classifier
 from service.cache.base import ResultCache
 from service.errors import NOT_READY
 from service.inference.batcher import Batcher
@@ -26,9 +26,8 @@ Phase = Literal["starting", "ready", "stopping"]
 
 def load_classifier(settings: Settings, threads: int | None = None) -> Classifier:
     """The configured model for the API, the CLI and the job workers. `threads` per forward pass
-    (default: every CPU the model may use, for callers that run one pass at a time)."""
-    if settings.model_backend not in BACKENDS:
-        raise ValueError(f"model_backend must be one of {BACKENDS}, not {settings.model_backend!r}")
+    (default: every CPU the model may use, for callers that run one pass at a time). An unknown
+    backend is refused by `Classifier.load`."""
     backend = cast(Backend, settings.model_backend)
     return Classifier.load(settings.model_dir, backend, threads or model_cpus(settings.model_cpus))
 
