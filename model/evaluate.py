@@ -490,10 +490,10 @@ Macro-F1 is degenerate where a source's gold rows are (nearly) all one class; re
 
 ### fp32 vs int8, gold
 
-int8 is the fp32 model exported to ONNX, fused (attention, GELU, skip-LayerNorm) and quantised to int8
-per output channel, run by ONNX Runtime (`model/onnx_int8.py`). The service serves int8 by default
-because it keeps gold macro-F1 within 0.5 point of fp32 (the rule set in advance) and, on the 2-CPU VM,
-serves 1.45x the posts/s of fp32's best batched layout (README, Performance). int8 runs one text per
+int8 is the fp32 model exported to ONNX, fused (attention, bias-GELU) and quantised to int8 per output
+channel, run by ONNX Runtime (`model/onnx_int8.py`). The service serves int8 by default because it keeps
+gold macro-F1 within 0.5 point of fp32 (the rule set in advance) and, on the 2-CPU VM, serves more
+posts/s than fp32's best batched layout (README, Performance, has the figures). int8 runs one text per
 forward pass: its activations get one quantisation scale per pass, so in a shared pass a text's scores
 would depend on its neighbours. `DIALOGIC_MODEL_BACKEND=fp32` serves the reference.
 
