@@ -86,7 +86,7 @@ async def test_flush_removes_cached_results_only(redis_cache: RedisCache, prefix
     limiter = RateLimiter(3, f"{prefix}:admin-login")
     limiter.redis = redis_cache
     assert (await limiter.hit("ip:192.0.2.1")).count == 1
-    job = JobStore(client, prefix, ttl=60, lease_s=2).key("j1")
+    job = JobStore(client, prefix, ttl=60, lease_s=2, chunk_timeout_s=40).key("j1")
     await client.hset(job, "state", "queued")
     try:
         await redis_cache.set_many(

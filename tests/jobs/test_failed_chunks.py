@@ -1,5 +1,6 @@
-"""A chunk SAQ gives up on fails its job, on the real Redis through SAQ's own retry and sweep code: once
-for a chunk that raises on every attempt, once for a chunk whose worker is SIGKILLed on every attempt.
+"""A chunk SAQ gives up on fails its job, on the real Redis through SAQ's own retry and sweep code: for a
+chunk that raises on every attempt, one that runs past its time limit, and one whose worker is SIGKILLed
+on every attempt.
 Either way the job ends `failed`, naming the chunk and its input lines, instead of `running` forever."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import msgspec
+import pytest
 from saq import Worker
 from saq.job import Job, Status
 
@@ -60,6 +62,50 @@ async def test_a_chunk_that_raises_on_every_attempt_fails_the_job(
             jobs_client,
             job_id,
             "chunk 1 (input lines 51-100) failed 3 times; the last time scoring raised RuntimeError",
+        )
+        status = (await jobs_client.get(f"/v1/jobs/{job_id}")).json()
+        assert status["progress"]["chunks_done"] == 2
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("job_settings", [{"job_chunk_timeout_s": 1}], indirect=True)
+async def test_a_chunk_that_runs_past_its_time_limit_is_retried_then_fails_the_job(
+    jobs_client: Client, job_settings: Settings
+) -> None:
+    calls: list[str] = []  # the model calls for the slow chunk
+
+    async def predict(texts: Sequence[str]) -> list[Prediction]:
+        if not any("slow" in text for text in texts):
+            return await fake_predict(texts)
+        if not calls:  # the first attempt raises: a later time-out must not be blamed on it
+            calls.append("raised")
+            raise RuntimeError("the model refused this batch")
+        calls.append("stalled")
+        await asyncio.Event().wait()  # a model call that never returns
+        raise AssertionError("unreachable")
+
+    rows = [{"id": i, "text": f"post {i}" + (" slow" if 50 <= i < 100 else "")} for i in range(120)]
+    store = JobStore.from_settings(job_settings)
+    runner = ChunkRunner(store, Scorer(MemoryCache(1000, 60), predict, "fake", job_settings.cache_prefix))
+    worker = Worker(store.queue, functions=[(CHUNK_FUNCTION, runner.process_chunk)], dequeue_timeout=5)
+    try:
+        job_id = await submit(jobs_client, ndjson(rows))
+        async with asyncio.timeout(60):
+            # One SAQ attempt per call: SAQ cancels chunk 1 at its 1 s limit and re-queues it, like a
+            # chunk whose worker died, until it has no attempt left.
+            while (await jobs_client.get(f"/v1/jobs/{job_id}")).json()["state"] != "failed":
+                assert await worker.process(), "nothing left to run, and the job is not failed"
+        # The third attempt found the second's model call still under way and waited on it (the
+        # scorer's single flight): a call stuck in the model cannot be stopped, only given up on.
+        assert calls == ["raised", "stalled"]
+        chunk = await store.queue.job(f"{job_id}:1")
+        assert chunk is not None and chunk.status == Status.FAILED and chunk.attempts == CHUNK_ATTEMPTS
+        assert chunk.timeout == 1
+        await assert_failed(
+            jobs_client,
+            job_id,
+            "chunk 1 (input lines 51-100) failed 3 times; the last time it ran past the 1 s limit",
         )
         status = (await jobs_client.get(f"/v1/jobs/{job_id}")).json()
         assert status["progress"]["chunks_done"] == 2
