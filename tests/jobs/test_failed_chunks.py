@@ -6,6 +6,7 @@ Either way the job ends `failed`, naming the chunk and its input lines, instead 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from tests.jobs.conftest import Client, WorkerProcess, ndjson, submit
 from tests.jobs.test_api import fake_predict
 
 STALLED_WORKER = ("-m", "tests.jobs.stalled_worker")
+WAIT_S = 120.0  # for a state a stand-in worker or a sweep brings about, on a possibly loaded machine
 
 
 async def assert_failed(client: Client, job_id: str, failure: str) -> None:
@@ -113,17 +115,23 @@ async def test_a_chunk_that_runs_past_its_time_limit_is_retried_then_fails_the_j
         await store.close()
 
 
-async def saq_job(store: JobStore, key: str, until: Callable[[Job], bool], sweep: bool = False) -> Job:
+async def saq_job(
+    store: JobStore, key: str, until: Callable[[Job], bool], log: Path, sweep: bool = False
+) -> Job:
     """Chunk `key`'s SAQ job once `until` holds; `sweep` runs SAQ's sweep meanwhile, as every live
-    worker does on its timer (here with this store's queue, the one that reports given-up chunks)."""
-    async with asyncio.timeout(60):
-        while True:
-            if sweep:
-                await store.queue.sweep(lock=1, abort=0.1)
-            job = await store.queue.job(key)
-            if job is not None and until(job):
-                return job
-            await asyncio.sleep(0.25)
+    worker does on its timer (here with this store's queue, the one that reports given-up chunks).
+    The deadline is generous, as only a failure waits it out; then the stand-in's `log` tells why."""
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        if sweep:
+            await store.queue.sweep(lock=1, abort=0.1)
+        job = await store.queue.job(key)
+        if job is not None and until(job):
+            return job
+        if time.monotonic() > deadline:
+            state = job.info() if job is not None else "missing"
+            pytest.fail(f"chunk after {WAIT_S:.0f} s: {state}\nstand-in's log:\n{log.read_text()[-3000:]}")
+        await asyncio.sleep(0.25)
 
 
 def taken(attempt: int) -> Callable[[Job], bool]:
@@ -141,16 +149,13 @@ async def test_a_chunk_whose_worker_dies_on_every_attempt_fails_the_job(
         job_id = await submit(jobs_client, body)
         key = f"{job_id}:0"
         for attempt in range(1, CHUNK_ATTEMPTS + 1):
-            victim = WorkerProcess(
-                job_settings,
-                tmp_path / f"victim-{attempt}.log",
-                (*STALLED_WORKER, store.queue.name, CHUNK_FUNCTION),
-            )
+            log = tmp_path / f"victim-{attempt}.log"
+            victim = WorkerProcess(job_settings, log, (*STALLED_WORKER, store.queue.name, CHUNK_FUNCTION))
             victims.append(victim)
-            await saq_job(store, key, taken(attempt))
+            await saq_job(store, key, taken(attempt), log)
             victim.kill()
             # The lease lapses (2 s here); a sweep then retries the chunk, or gives up after the last try.
-            swept = await saq_job(store, key, lambda j: j.status != Status.ACTIVE, sweep=True)
+            swept = await saq_job(store, key, lambda j: j.status != Status.ACTIVE, log, sweep=True)
             assert swept.status == (Status.ABORTED if attempt == CHUNK_ATTEMPTS else Status.QUEUED)
             if attempt < CHUNK_ATTEMPTS:  # still open (the stand-in never marks it running)
                 assert (await jobs_client.get(f"/v1/jobs/{job_id}")).json()["state"] == "queued"
