@@ -42,6 +42,7 @@ class Settings:
     max_upload_bytes: int = 200 * 1024 * 1024  # batch-job upload limit, bytes (413 beyond)
     job_chunk_size: int = 500  # rows per batch-job chunk: the unit of work, retry and checkpoint
     job_lease_s: int = 30  # a chunk whose worker sent no heartbeat for this long is retried elsewhere
+    job_chunk_timeout_s: int = 600  # seconds a chunk may take to score; past it, retried like a dead worker's
     job_ttl: int = 7 * 24 * 3600  # how long a batch job's rows, results and summary are kept, seconds
     api_keys: str | None = None  # SHA-256 digests of accepted X-API-Key values, comma-separated (unset: open)
     rate_limit: int = 0  # requests per minute per API key (per client IP when open) on /v1; 0: off

@@ -16,9 +16,15 @@ from model.normalize import NORMALIZE_VERSION
 Scores = dict[str, float]
 
 
+def results_namespace(prefix: str) -> str:
+    """What every result key starts with. Other data under `{prefix}:` (rate-limit counters, batch
+    jobs) shares the prefix but not this namespace, so a cache flush leaves it alone."""
+    return f"{prefix}:r:"
+
+
 def cache_key(prefix: str, model_version: str, normalized_text: str) -> str:
     digest = hashlib.blake2b(normalized_text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
-    return f"{prefix}:r:{model_version}:n{NORMALIZE_VERSION}:{digest}"
+    return f"{results_namespace(prefix)}{model_version}:n{NORMALIZE_VERSION}:{digest}"
 
 
 class ResultCache(Protocol):

@@ -23,7 +23,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from model.classifier import LABELS
-from service.cache.base import Scores
+from service.cache.base import Scores, results_namespace
 from service.cache.breaker import CircuitBreaker
 from service.cache.memory import MemoryCache
 from service.metrics import CACHE_ERRORS, CACHE_OP_SECONDS, CACHE_SKIPPED
@@ -173,10 +173,11 @@ class RedisCache:
         await self.attempt("set", write)
 
     async def flush(self) -> int:
-        """UNLINK every key under `{prefix}:` (SCAN, never KEYS); other namespaces are untouched."""
+        """UNLINK every cached result (SCAN, never KEYS); everything else is untouched, the rate limiter's
+        counters and batch jobs under the same prefix included."""
         if self.local is not None:
             await self.local.flush()
-        match, cursor, removed = _GLOB.sub(r"\\\1", self.prefix) + ":*", 0, 0
+        match, cursor, removed = _GLOB.sub(r"\\\1", results_namespace(self.prefix)) + "*", 0, 0
         while True:
             page = await self.attempt("flush", partial(self.client.scan, cursor, match, FLUSH_BATCH))
             if page is None:

@@ -39,7 +39,6 @@ from service.settings import Settings
 
 CHUNK_FUNCTION = "process_chunk"
 CHUNK_ATTEMPTS = 3  # a chunk whose worker died or raised is tried this often before the job fails
-CHUNK_TIMEOUT_LEASES = 20  # hard limit on one chunk, in leases: a hung model call is retried too
 ERRORS_PAGE = 1000
 TIMELINE_PAGE = 1000
 LAST_ERROR = "last_error"  # SAQ job meta: the exception type of an attempt that raised (never the message)
@@ -154,8 +153,9 @@ return out
 class JobStore:
     """Everything the API and the workers do to a job; the one place that knows the key layout."""
 
-    def __init__(self, redis: Redis, prefix: str, ttl: int, lease_s: int) -> None:
-        self.redis, self.prefix, self.ttl, self.lease_s = redis, prefix, ttl, lease_s
+    def __init__(self, redis: Redis, prefix: str, ttl: int, lease_s: int, chunk_timeout_s: int) -> None:
+        self.redis, self.prefix, self.ttl = redis, prefix, ttl
+        self.lease_s, self.chunk_timeout_s = lease_s, chunk_timeout_s
         self.queue = ChunkQueue(redis, f"{prefix}:jobs", self._chunk_given_up)
         self._transition = redis.register_script(_TRANSITION)
         self._commit = redis.register_script(_COMMIT)
@@ -170,7 +170,9 @@ class JobStore:
         if not settings.redis_url:
             raise ValueError("batch jobs need Redis: set DIALOGIC_REDIS_URL")
         redis = Redis.from_url(settings.redis_url)
-        return cls(redis, settings.cache_prefix, settings.job_ttl, settings.job_lease_s)
+        return cls(
+            redis, settings.cache_prefix, settings.job_ttl, settings.job_lease_s, settings.job_chunk_timeout_s
+        )
 
     @property
     def queued_key(self) -> str:
@@ -273,7 +275,7 @@ class JobStore:
                 job_id=job_id,
                 chunk=n,
                 heartbeat=self.lease_s,
-                timeout=self.lease_s * CHUNK_TIMEOUT_LEASES,
+                timeout=self.chunk_timeout_s,  # the heartbeat keeps a hung chunk's lease: this ends it
                 retries=CHUNK_ATTEMPTS,
             )
 

@@ -86,7 +86,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             time.sleep(0.5)
         yield Server(url, key, log)
     finally:
-        # Leave nothing behind in the shared Redis: flush the prefix the way an admin would.
+        # Leave no results behind in the shared Redis: flush them the way an admin would (the login
+        # counters expire by themselves).
         with contextlib.suppress(httpx.HTTPError, IndexError), httpx.Client(base_url=url, timeout=10) as http:
             http.post("/admin/login", data={"key": key})
             http.post("/admin/flush", data={"csrf": csrf_token(http.get("/admin/flush").text)})

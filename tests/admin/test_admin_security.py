@@ -19,7 +19,7 @@ from service.errors import problem_details_plugin
 from service.runtime import Runtime
 from service.settings import Settings
 from service.web import WebPlugin
-from tests.admin.conftest import Server
+from tests.admin.conftest import Server, csrf_token
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 LIMIT = Settings().admin_login_limit
@@ -42,10 +42,14 @@ def assert_limited(response: httpx.Response, limit: int) -> None:
     assert SESSION_COOKIE not in response.headers.get("set-cookie", "")
 
 
+def fresh_address() -> str:
+    """A client address of a test's own (documentation range), so its count is no one else's."""
+    return f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"
+
+
 @pytest.fixture
 def address() -> str:
-    """A client address of this test's own (documentation range), so its count is no one else's."""
-    return f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"
+    return fresh_address()
 
 
 def test_the_session_cookie_is_secure_when_the_request_came_over_https(server: Server, address: str) -> None:
@@ -75,6 +79,22 @@ def test_login_attempts_are_limited_per_address_and_counted_in_redis(server: Ser
         [key] = client.scan_iter(match=f"*:admin-login:rl:ip:{address}:*", count=1000)
         assert int(client.get(key) or 0) == LIMIT + 2
         assert 0 < client.ttl(key) <= LOGIN_WINDOW_S + 5
+
+
+def test_a_cache_flush_keeps_the_login_counts(server: Server, address: str) -> None:
+    wrong = {"key": "not-the-key"}
+    with httpx.Client(base_url=server.url, timeout=60, headers={"X-Forwarded-For": address}) as guesser:
+        assert [guesser.post("/admin/login", data=wrong).status_code for _ in range(LIMIT)] == [401] * LIMIT
+        with httpx.Client(
+            base_url=server.url, timeout=60, headers={"X-Forwarded-For": fresh_address()}
+        ) as admin:
+            scored = admin.post("/v1/classify", json={"text": f"a post for the flush {address}"})
+            assert scored.status_code == 200 and not scored.json()["cached"], scored.text
+            assert admin.post("/admin/login", data={"key": server.admin_key}).status_code == 303
+            flushed = admin.post("/admin/flush", data={"csrf": csrf_token(admin.get("/admin/flush").text)})
+            assert flushed.status_code == 303
+            assert int(flushed.headers["location"].split("flushed=")[1]) >= 1  # the result went
+        assert_limited(guesser.post("/admin/login", data=wrong), LIMIT)  # the count did not
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ from redis.asyncio.connection import _AsyncHiredisParser
 
 from service.cache import MemoryCache, RedisCache, build_cache, cache_key
 from service.cache.redis import decode, encode
+from service.jobs.store import JobStore
+from service.ratelimit import RateLimiter
 from service.settings import Settings
 from tests.cache.conftest import REDIS_URL
 
@@ -75,20 +77,27 @@ async def test_undecodable_value_is_a_miss(redis_cache: RedisCache, prefix: str)
     assert await redis_cache.get_many([key(prefix, "bad")]) == [None]
 
 
-async def test_flush_removes_only_the_prefix(redis_cache: RedisCache, prefix: str) -> None:
+async def test_flush_removes_cached_results_only(redis_cache: RedisCache, prefix: str) -> None:
     client = redis_cache.client
     others = [f"{prefix}x:r:1", f"{prefix}-other:k", f"other:{prefix}:k"]  # share the text, not the namespace
     for name in others:
         await client.set(name, b"1", ex=60)
+    # Same prefix, not results: a login counter (a flush must not reset the limit) and a batch job.
+    limiter = RateLimiter(3, f"{prefix}:admin-login")
+    limiter.redis = redis_cache
+    assert (await limiter.hit("ip:192.0.2.1")).count == 1
+    job = JobStore(client, prefix, ttl=60, lease_s=2, chunk_timeout_s=40).key("j1")
+    await client.hset(job, "state", "queued")
     try:
         await redis_cache.set_many(
             {key(prefix, str(i)): {"broadcast": 0.5, "conversation": 0.5} for i in range(2500)}
         )
         assert await redis_cache.flush() == 2500
-        assert await client.exists(*others) == len(others)
+        assert await client.exists(*others, job) == len(others) + 1
+        assert (await limiter.hit("ip:192.0.2.1")).count == 2
         assert await redis_cache.get_many([key(prefix, "1")]) == [None]
     finally:
-        await client.delete(*others)
+        await client.delete(*others, *[name async for name in client.scan_iter(match=f"{prefix}:*")])
 
 
 async def test_uses_the_hiredis_parser(redis_cache: RedisCache) -> None:

@@ -7,8 +7,6 @@ quick test on a shared machine.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -18,6 +16,7 @@ from schemathesis.checks import content_type_conformance, not_a_server_error, re
 
 from service.app import create_app
 from service.settings import Settings
+from tests.schema_cases import request_kwargs
 
 pytestmark = pytest.mark.timeout(120)
 # /v1/jobs needs Redis and a worker (503 by design without them); tests/jobs covers it.
@@ -30,8 +29,4 @@ CHECKS = [not_a_server_error, response_schema_conformance, content_type_conforma
 @schema.parametrize()
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_schema(case: schemathesis.Case, client: TestClient[Litestar]) -> None:
-    kwargs: dict[str, Any] = case.as_transport_kwargs(base_url=str(client.base_url))
-    if "data" in kwargs:  # requests' name for a raw body; httpx calls it content
-        kwargs["content"] = kwargs.pop("data")
-    response = client.request(**kwargs)
-    case.validate_response(response, checks=CHECKS)
+    case.validate_response(client.request(**request_kwargs(case, client)), checks=CHECKS)

@@ -55,8 +55,9 @@ def purge(prefix: str) -> None:
 
 
 @pytest.fixture
-def job_settings() -> Iterator[Settings]:
-    settings = make_settings()
+def job_settings(request: pytest.FixtureRequest) -> Iterator[Settings]:
+    """`make_settings()`, with overrides from an indirect parametrisation of this fixture, if any."""
+    settings = make_settings(**getattr(request, "param", {}))
     yield settings
     purge(settings.cache_prefix)
 

@@ -2,19 +2,30 @@
 real worker does while it scores: SIGKILL then leaves in Redis exactly what a worker dying mid-chunk
 leaves. It loads neither the model nor torch, so a test can start and kill it several times cheaply.
 
+It never sweeps: the test sweeps for it, as the live workers would, once it has killed it. A sweep of its
+own could catch its chunk between SAQ's dequeue and the ACTIVE mark (or while a loaded CPU delays a
+heartbeat) and re-queue it behind the test's back, leaving the test waiting for an attempt that never
+comes.
+
     DIALOGIC_REDIS_URL=... python -m tests.jobs.stalled_worker QUEUE_NAME FUNCTION
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 
 from redis.asyncio import Redis
 from saq import Worker
 from saq.queue.redis import RedisQueue
-from saq.types import Context, PartialTimersDict
+from saq.types import Context
+
+
+class UnsweptQueue(RedisQueue):
+    async def sweep(self, lock: int = 60, abort: float = 5.0) -> list[str]:
+        return []
 
 
 async def stall(ctx: Context, **_: object) -> None:
@@ -25,10 +36,9 @@ async def stall(ctx: Context, **_: object) -> None:
 
 
 async def main(queue_name: str, function: str) -> None:
-    queue = RedisQueue(Redis.from_url(os.environ["DIALOGIC_REDIS_URL"]), name=queue_name)
-    # A short sweep lock: SAQ's default (60 s) would keep the test's own sweeps out for a minute.
-    timers: PartialTimersDict = {"schedule": 1, "worker_info": 10, "abort": 1, "sweep": 1}
-    worker = Worker(queue, functions=[(function, stall)], concurrency=1, timers=timers)
+    logging.basicConfig(level=logging.INFO)  # SAQ's account of each job, in the test's log file
+    queue = UnsweptQueue(Redis.from_url(os.environ["DIALOGIC_REDIS_URL"]), name=queue_name)
+    worker = Worker(queue, functions=[(function, stall)], concurrency=1)
     await worker.start()
 
 

@@ -1,14 +1,17 @@
-"""A chunk SAQ gives up on fails its job, on the real Redis through SAQ's own retry and sweep code: once
-for a chunk that raises on every attempt, once for a chunk whose worker is SIGKILLed on every attempt.
+"""A chunk SAQ gives up on fails its job, on the real Redis through SAQ's own retry and sweep code: for a
+chunk that raises on every attempt, one that runs past its time limit, and one whose worker is SIGKILLed
+on every attempt.
 Either way the job ends `failed`, naming the chunk and its input lines, instead of `running` forever."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import msgspec
+import pytest
 from saq import Worker
 from saq.job import Job, Status
 
@@ -22,6 +25,7 @@ from tests.jobs.conftest import Client, WorkerProcess, ndjson, submit
 from tests.jobs.test_api import fake_predict
 
 STALLED_WORKER = ("-m", "tests.jobs.stalled_worker")
+WAIT_S = 120.0  # for a state a stand-in worker or a sweep brings about, on a possibly loaded machine
 
 
 async def assert_failed(client: Client, job_id: str, failure: str) -> None:
@@ -67,17 +71,67 @@ async def test_a_chunk_that_raises_on_every_attempt_fails_the_job(
         await store.close()
 
 
-async def saq_job(store: JobStore, key: str, until: Callable[[Job], bool], sweep: bool = False) -> Job:
+@pytest.mark.parametrize("job_settings", [{"job_chunk_timeout_s": 1}], indirect=True)
+async def test_a_chunk_that_runs_past_its_time_limit_is_retried_then_fails_the_job(
+    jobs_client: Client, job_settings: Settings
+) -> None:
+    calls: list[str] = []  # the model calls for the slow chunk
+
+    async def predict(texts: Sequence[str]) -> list[Prediction]:
+        if not any("slow" in text for text in texts):
+            return await fake_predict(texts)
+        if not calls:  # the first attempt raises: a later time-out must not be blamed on it
+            calls.append("raised")
+            raise RuntimeError("the model refused this batch")
+        calls.append("stalled")
+        await asyncio.Event().wait()  # a model call that never returns
+        raise AssertionError("unreachable")
+
+    rows = [{"id": i, "text": f"post {i}" + (" slow" if 50 <= i < 100 else "")} for i in range(120)]
+    store = JobStore.from_settings(job_settings)
+    runner = ChunkRunner(store, Scorer(MemoryCache(1000, 60), predict, "fake", job_settings.cache_prefix))
+    worker = Worker(store.queue, functions=[(CHUNK_FUNCTION, runner.process_chunk)], dequeue_timeout=5)
+    try:
+        job_id = await submit(jobs_client, ndjson(rows))
+        async with asyncio.timeout(60):
+            # One SAQ attempt per call: SAQ cancels chunk 1 at its 1 s limit and re-queues it, like a
+            # chunk whose worker died, until it has no attempt left.
+            while (await jobs_client.get(f"/v1/jobs/{job_id}")).json()["state"] != "failed":
+                assert await worker.process(), "nothing left to run, and the job is not failed"
+        # The third attempt found the second's model call still under way and waited on it (the
+        # scorer's single flight): a call stuck in the model cannot be stopped, only given up on.
+        assert calls == ["raised", "stalled"]
+        chunk = await store.queue.job(f"{job_id}:1")
+        assert chunk is not None and chunk.status == Status.FAILED and chunk.attempts == CHUNK_ATTEMPTS
+        assert chunk.timeout == 1
+        await assert_failed(
+            jobs_client,
+            job_id,
+            "chunk 1 (input lines 51-100) failed 3 times; the last time it ran past the 1 s limit",
+        )
+        status = (await jobs_client.get(f"/v1/jobs/{job_id}")).json()
+        assert status["progress"]["chunks_done"] == 2
+    finally:
+        await store.close()
+
+
+async def saq_job(
+    store: JobStore, key: str, until: Callable[[Job], bool], log: Path, sweep: bool = False
+) -> Job:
     """Chunk `key`'s SAQ job once `until` holds; `sweep` runs SAQ's sweep meanwhile, as every live
-    worker does on its timer (here with this store's queue, the one that reports given-up chunks)."""
-    async with asyncio.timeout(60):
-        while True:
-            if sweep:
-                await store.queue.sweep(lock=1, abort=0.1)
-            job = await store.queue.job(key)
-            if job is not None and until(job):
-                return job
-            await asyncio.sleep(0.25)
+    worker does on its timer (here with this store's queue, the one that reports given-up chunks).
+    The deadline is generous, as only a failure waits it out; then the stand-in's `log` tells why."""
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        if sweep:
+            await store.queue.sweep(lock=1, abort=0.1)
+        job = await store.queue.job(key)
+        if job is not None and until(job):
+            return job
+        if time.monotonic() > deadline:
+            state = job.info() if job is not None else "missing"
+            pytest.fail(f"chunk after {WAIT_S:.0f} s: {state}\nstand-in's log:\n{log.read_text()[-3000:]}")
+        await asyncio.sleep(0.25)
 
 
 def taken(attempt: int) -> Callable[[Job], bool]:
@@ -95,16 +149,13 @@ async def test_a_chunk_whose_worker_dies_on_every_attempt_fails_the_job(
         job_id = await submit(jobs_client, body)
         key = f"{job_id}:0"
         for attempt in range(1, CHUNK_ATTEMPTS + 1):
-            victim = WorkerProcess(
-                job_settings,
-                tmp_path / f"victim-{attempt}.log",
-                (*STALLED_WORKER, store.queue.name, CHUNK_FUNCTION),
-            )
+            log = tmp_path / f"victim-{attempt}.log"
+            victim = WorkerProcess(job_settings, log, (*STALLED_WORKER, store.queue.name, CHUNK_FUNCTION))
             victims.append(victim)
-            await saq_job(store, key, taken(attempt))
+            await saq_job(store, key, taken(attempt), log)
             victim.kill()
             # The lease lapses (2 s here); a sweep then retries the chunk, or gives up after the last try.
-            swept = await saq_job(store, key, lambda j: j.status != Status.ACTIVE, sweep=True)
+            swept = await saq_job(store, key, lambda j: j.status != Status.ACTIVE, log, sweep=True)
             assert swept.status == (Status.ABORTED if attempt == CHUNK_ATTEMPTS else Status.QUEUED)
             if attempt < CHUNK_ATTEMPTS:  # still open (the stand-in never marks it running)
                 assert (await jobs_client.get(f"/v1/jobs/{job_id}")).json()["state"] == "queued"

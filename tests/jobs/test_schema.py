@@ -4,7 +4,6 @@ them, since its app has none): no 5xx, and every answer matches the documented s
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import schemathesis
@@ -14,6 +13,7 @@ from litestar.testing import TestClient
 from schemathesis.checks import content_type_conformance, not_a_server_error, response_schema_conformance
 
 from tests.jobs.conftest import jobs_app, make_settings, purge
+from tests.schema_cases import request_kwargs
 
 pytestmark = pytest.mark.timeout(120)
 SETTINGS = make_settings()
@@ -31,7 +31,4 @@ def jobs_http() -> Iterator[TestClient[Litestar]]:
 @schema.parametrize()
 @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
 def test_jobs_api_conforms_to_its_schema(case: schemathesis.Case, jobs_http: TestClient[Litestar]) -> None:
-    kwargs: dict[str, Any] = case.as_transport_kwargs(base_url=str(jobs_http.base_url))
-    if "data" in kwargs:
-        kwargs["content"] = kwargs.pop("data")
-    case.validate_response(jobs_http.request(**kwargs), checks=CHECKS)
+    case.validate_response(jobs_http.request(**request_kwargs(case, jobs_http)), checks=CHECKS)
