@@ -17,22 +17,32 @@ _HANDLE = re.compile(r"(?<![\w@])@\w{1,30}")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
 # Zero-width and bidi controls carry no meaning for the label but change the cache key.
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
-_SPACE = re.compile(r"\s+")
+_KEPT_CONTROLS = str.maketrans("\t\n\r", "   ")
 _MAX_PASSES = 8
 
 
 def _strip_controls(text: str) -> str:
-    # isprintable() (in C) is True when no character is a control, format, surrogate or unassigned one,
-    # which is nearly always: only then is the per-character scan needed.
-    if text.isprintable():
+    # isprintable() (in C) is False for any control, format, surrogate or unassigned character, and also
+    # for separators other than " ", so a post with line breaks or tabs (kept here) is checked again with
+    # them as spaces before the per-character scan.
+    if text.isprintable() or text.translate(_KEPT_CONTROLS).isprintable():
         return text
     return "".join(ch for ch in text if ch in "\t\n\r" or unicodedata.category(ch)[0] != "C")
 
 
 def _mask(text: str) -> str:
-    text = _SPACE.sub(" ", unicodedata.normalize("NFC", text))
-    text = _URL.sub("http", _EMAIL.sub("email", text))
-    return _HANDLE.sub("@user", text).strip()
+    # split/join collapses whitespace runs and trims (str.split and regex \s agree on what is whitespace);
+    # no substitution below puts whitespace at either end.
+    # Each pattern runs only when a character that every match needs is present: "@" for e-mails and
+    # handles; "/" or "www." for links (under IGNORECASE only W and w match w).
+    text = " ".join(unicodedata.normalize("NFC", text).split())
+    if "@" in text:
+        text = _EMAIL.sub("email", text)
+    if "/" in text or "www." in text.lower():
+        text = _URL.sub("http", text)
+    if "@" in text:
+        text = _HANDLE.sub("@user", text)
+    return text
 
 
 def normalize(text: str) -> str:

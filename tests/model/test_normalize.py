@@ -19,6 +19,22 @@ def test_whitespace_and_invisibles() -> None:
     assert normalize("caf\u0065\u0301") == "caf\u00e9"  # NFC
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Visit WWW.Example.COM today", "Visit http today"),  # a link with no "/" and upper case
+        ("HTTPS : //example.com/a b", "http b"),  # spaced scheme
+        ("line one\nline two\ttabbed\r", "line one line two tabbed"),  # breaks kept, then collapsed
+        ("a\x0bb\x0cc\u00a0d\u2028e", "abc d e"),  # other controls dropped; separators are spaces
+        ("no\u200bmask here", "nomask here"),
+        ("\u00a0 spaced \u3000 out \u2029", "spaced out"),
+    ],
+)
+def test_fast_paths_skip_no_match(text: str, expected: str) -> None:
+    """`_mask` and `_strip_controls` skip work when a text lacks what a match needs; these texts need it."""
+    assert normalize(text) == expected
+
+
 def test_masked_forms_are_stable() -> None:
     for text in ["@user thanks!", "RT @user: big news http", "http", "@user @user congrats"]:
         assert normalize(text) == text
