@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from model.classifier import LABELS, Prediction, to_prediction
 from model.normalize import normalize
 from service.cache.base import ResultCache, Scores, cache_key
-from service.metrics import CACHE_LOOKUPS, SCORER_COALESCED
+from service.metrics import CACHE_LOOKUPS, SCORER_COALESCED, child
 from service.stats import record_scored
 
 Predict = Callable[[Sequence[str]], Awaitable[list[Prediction]]]
@@ -55,8 +55,8 @@ class Scorer:
             else:
                 todo[key] = unique[key]
         backend, found = self.cache.name, len(results)
-        CACHE_LOOKUPS.labels(backend, "hit").inc(found)
-        CACHE_LOOKUPS.labels(backend, "miss").inc(len(lookup) - found)
+        child(CACHE_LOOKUPS, backend, "hit").inc(found)
+        child(CACHE_LOOKUPS, backend, "miss").inc(len(lookup) - found)
         SCORER_COALESCED.inc(len(flights))
         if todo:
             flight: Flight = asyncio.get_running_loop().create_future()

@@ -19,7 +19,7 @@ from typing import Any
 
 from litestar.types import Scope
 
-from service.metrics import HTTP_REQUESTS, HTTP_SECONDS, PREDICTIONS
+from service.metrics import HTTP_REQUESTS, HTTP_SECONDS, PREDICTIONS, child
 from service.observability import request_id
 
 WINDOW_S = 600
@@ -198,7 +198,7 @@ def record_scored(labels: list[str], hits: int, misses: int) -> None:
     """The scorer's results: label counts for Prometheus and the window, and cache outcomes for the window
     (the Prometheus cache counters are the scorer's own)."""
     for label, n in Counter(labels).items():
-        PREDICTIONS.labels(label).inc(n)
+        child(PREDICTIONS, label).inc(n)
     WINDOW.scored(labels, hits, misses)
 
 
@@ -207,7 +207,7 @@ def record_request(scope: Scope, status: int, seconds: float) -> None:
     dashboard window. Called by RequestContextMiddleware while the request id is still set."""
     method = str(scope.get("method", "GET"))
     route = scope.get("path_template") or "unrouted"
-    HTTP_REQUESTS.labels(method, route, str(status)).inc()
-    HTTP_SECONDS.labels(method, route).observe(seconds)
+    child(HTTP_REQUESTS, method, route, str(status)).inc()
+    child(HTTP_SECONDS, method, route).observe(seconds)
     if route.startswith(TRACKED_PREFIX):
         WINDOW.request(method, route, status, seconds, request_id.get())

@@ -26,7 +26,7 @@ from model.classifier import LABELS
 from service.cache.base import Scores, results_namespace
 from service.cache.breaker import CircuitBreaker
 from service.cache.memory import MemoryCache
-from service.metrics import CACHE_ERRORS, CACHE_OP_SECONDS, CACHE_SKIPPED
+from service.metrics import CACHE_ERRORS, CACHE_OP_SECONDS, CACHE_SKIPPED, child
 
 T = TypeVar("T")
 _PACK = struct.Struct(f"<{len(LABELS)}f")
@@ -126,7 +126,7 @@ class RedisCache:
             self.breaker.failure()
             return None
         finally:
-            CACHE_OP_SECONDS.labels(self.name, op).observe(time.perf_counter() - start)
+            child(CACHE_OP_SECONDS, self.name, op).observe(time.perf_counter() - start)
         self.breaker.success()
         return result
 

@@ -83,7 +83,8 @@ async def test_flush_removes_cached_results_only(redis_cache: RedisCache, prefix
     for name in others:
         await client.set(name, b"1", ex=60)
     # Same prefix, not results: a login counter (a flush must not reset the limit) and a batch job.
-    limiter = RateLimiter(3, f"{prefix}:admin-login")
+    # A stopped clock: both hits count in one window even when the test straddles a minute boundary.
+    limiter = RateLimiter(3, f"{prefix}:admin-login", clock=lambda: 1_000_000.0)
     limiter.redis = redis_cache
     assert (await limiter.hit("ip:192.0.2.1")).count == 1
     job = JobStore(client, prefix, ttl=60, lease_s=2, chunk_timeout_s=40).key("j1")
