@@ -51,7 +51,8 @@ WARMUP_TEXT = "@user thanks for the quick reply, see you tomorrow!"
 async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     runtime: Runtime = app.state.runtime
     settings = runtime.settings
-    runtime.workers = model_cpus(settings.model_cpus)  # one single-threaded forward pass per CPU
+    auto = model_cpus(settings.model_cpus) + 1  # one spare worker: see the Batcher docstring
+    runtime.workers = settings.model_workers if settings.model_workers > 0 else auto
     started = time.perf_counter()
     classifier = await asyncio.to_thread(load_classifier, settings, 1)
     runtime.model_load_s = time.perf_counter() - started

@@ -22,9 +22,8 @@ class Settings:
     port: int = 8000  # port to bind
     model_dir: Path | None = None  # model artifact directory (default: the shipped model)
     model_backend: str = "int8"  # int8 (ONNX Runtime, quantised; same gold F1) or fp32 (torch, the reference)
-    model_cpus: int | None = (
-        None  # CPUs the model may use (default: the CPU quota); the API runs one pass per CPU
-    )
+    model_cpus: int | None = None  # CPUs the model may use (default: the CPU quota)
+    model_workers: int = 0  # forward passes the API runs side by side, one thread each (0: model CPUs + 1)
     max_batch: int = 256  # items per /v1/classify/batch request
     max_chars: int = 5000  # characters per text (longer: 422, or truncated with "truncate": true)
     max_body_bytes: int = 8 * 1024 * 1024  # request body limit (413 beyond)

@@ -36,3 +36,18 @@ async def test_ready_only_between_warm_up_and_shutdown(
 
     status, body = await ready_status(application)
     assert status == 503 and body["phase"] == "stopping"
+
+
+@pytest.mark.parametrize(
+    ("configured", "workers"), [(Settings(model_cpus=2), 3), (Settings(model_cpus=2, model_workers=5), 5)]
+)
+def test_model_workers_default_to_one_more_than_the_cpus(
+    monkeypatch: pytest.MonkeyPatch, classifier: Classifier, configured: Settings, workers: int
+) -> None:
+    monkeypatch.setattr(app_module, "load_classifier", lambda settings, threads=None: classifier)
+    application = app_module.create_app(configured)
+    with TestClient(application) as client:
+        assert client.get("/health/ready").status_code == 200
+        runtime = application.state.runtime
+        assert runtime.workers == workers
+        assert len(runtime.batcher._threads) == workers
