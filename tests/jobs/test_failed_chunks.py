@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import msgspec
@@ -19,7 +20,7 @@ from model.classifier import Prediction
 from service.cache import MemoryCache
 from service.jobs.store import CHUNK_ATTEMPTS, CHUNK_FUNCTION, JobStore
 from service.jobs.tasks import ChunkRunner
-from service.scoring import Scorer
+from service.scoring import Predict, Scorer
 from service.settings import Settings
 from tests.jobs.conftest import Client, WorkerProcess, ndjson, submit
 from tests.jobs.test_api import fake_predict
@@ -40,6 +41,35 @@ async def assert_failed(client: Client, job_id: str, failure: str) -> None:
         assert failure in response.json()["detail"]
 
 
+@asynccontextmanager
+async def failed_job(
+    client: Client, settings: Settings, predict: Predict, marker: str
+) -> AsyncIterator[tuple[str, JobStore]]:
+    """A 120-row job whose chunk 1 (input lines 51-100) carries `marker`, run one SAQ attempt at a time
+    in this process until the job is failed; yields its id and store."""
+    rows = [{"id": i, "text": f"post {i}" + (f" {marker}" if 50 <= i < 100 else "")} for i in range(120)]
+    store = JobStore.from_settings(settings)
+    runner = ChunkRunner(store, Scorer(MemoryCache(1000, 60), predict, "fake", settings.cache_prefix))
+    worker = Worker(store.queue, functions=[(CHUNK_FUNCTION, runner.process_chunk)], dequeue_timeout=5)
+    try:
+        job_id = await submit(client, ndjson(rows))
+        async with asyncio.timeout(60):
+            while (await client.get(f"/v1/jobs/{job_id}")).json()["state"] != "failed":
+                assert await worker.process(), "nothing left to run, and the job is not failed"
+        yield job_id, store
+    finally:
+        await store.close()
+
+
+async def assert_chunk_given_up(client: Client, store: JobStore, job_id: str, failure: str) -> Job:
+    """Chunk 1 used every attempt and failed the job with `failure`; the other two chunks are done."""
+    chunk = await store.queue.job(f"{job_id}:1")
+    assert chunk is not None and chunk.status == Status.FAILED and chunk.attempts == CHUNK_ATTEMPTS
+    await assert_failed(client, job_id, failure)
+    assert (await client.get(f"/v1/jobs/{job_id}")).json()["progress"]["chunks_done"] == 2
+    return chunk
+
+
 async def test_a_chunk_that_raises_on_every_attempt_fails_the_job(
     jobs_client: Client, job_settings: Settings
 ) -> None:
@@ -48,27 +78,14 @@ async def test_a_chunk_that_raises_on_every_attempt_fails_the_job(
             raise RuntimeError("the model refused this batch")
         return await fake_predict(texts)
 
-    rows = [{"id": i, "text": f"post {i}" + (" poison" if 50 <= i < 100 else "")} for i in range(120)]
-    store = JobStore.from_settings(job_settings)
-    runner = ChunkRunner(store, Scorer(MemoryCache(1000, 60), predict, "fake", job_settings.cache_prefix))
-    worker = Worker(store.queue, functions=[(CHUNK_FUNCTION, runner.process_chunk)], dequeue_timeout=5)
-    try:
-        job_id = await submit(jobs_client, ndjson(rows))
-        async with asyncio.timeout(60):
-            # One SAQ attempt per call: chunks 0 and 2 succeed, chunk 1 raises until SAQ gives up.
-            while (await jobs_client.get(f"/v1/jobs/{job_id}")).json()["state"] != "failed":
-                assert await worker.process(), "nothing left to run, and the job is not failed"
-        chunk = await store.queue.job(f"{job_id}:1")
-        assert chunk is not None and chunk.status == Status.FAILED and chunk.attempts == CHUNK_ATTEMPTS
-        await assert_failed(
+    # One SAQ attempt per step: chunks 0 and 2 succeed, chunk 1 raises until SAQ gives up.
+    async with failed_job(jobs_client, job_settings, predict, "poison") as (job_id, store):
+        await assert_chunk_given_up(
             jobs_client,
+            store,
             job_id,
             "chunk 1 (input lines 51-100) failed 3 times; the last time scoring raised RuntimeError",
         )
-        status = (await jobs_client.get(f"/v1/jobs/{job_id}")).json()
-        assert status["progress"]["chunks_done"] == 2
-    finally:
-        await store.close()
 
 
 @pytest.mark.parametrize("job_settings", [{"job_chunk_timeout_s": 1}], indirect=True)
@@ -87,32 +104,19 @@ async def test_a_chunk_that_runs_past_its_time_limit_is_retried_then_fails_the_j
         await asyncio.Event().wait()  # a model call that never returns
         raise AssertionError("unreachable")
 
-    rows = [{"id": i, "text": f"post {i}" + (" slow" if 50 <= i < 100 else "")} for i in range(120)]
-    store = JobStore.from_settings(job_settings)
-    runner = ChunkRunner(store, Scorer(MemoryCache(1000, 60), predict, "fake", job_settings.cache_prefix))
-    worker = Worker(store.queue, functions=[(CHUNK_FUNCTION, runner.process_chunk)], dequeue_timeout=5)
-    try:
-        job_id = await submit(jobs_client, ndjson(rows))
-        async with asyncio.timeout(60):
-            # One SAQ attempt per call: SAQ cancels chunk 1 at its 1 s limit and re-queues it, like a
-            # chunk whose worker died, until it has no attempt left.
-            while (await jobs_client.get(f"/v1/jobs/{job_id}")).json()["state"] != "failed":
-                assert await worker.process(), "nothing left to run, and the job is not failed"
+    # SAQ cancels chunk 1 at its 1 s limit and re-queues it, like a chunk whose worker died, until it has
+    # no attempt left.
+    async with failed_job(jobs_client, job_settings, predict, "slow") as (job_id, store):
         # The third attempt found the second's model call still under way and waited on it (the
         # scorer's single flight): a call stuck in the model cannot be stopped, only given up on.
         assert calls == ["raised", "stalled"]
-        chunk = await store.queue.job(f"{job_id}:1")
-        assert chunk is not None and chunk.status == Status.FAILED and chunk.attempts == CHUNK_ATTEMPTS
-        assert chunk.timeout == 1
-        await assert_failed(
+        chunk = await assert_chunk_given_up(
             jobs_client,
+            store,
             job_id,
             "chunk 1 (input lines 51-100) failed 3 times; the last time it ran past the 1 s limit",
         )
-        status = (await jobs_client.get(f"/v1/jobs/{job_id}")).json()
-        assert status["progress"]["chunks_done"] == 2
-    finally:
-        await store.close()
+        assert chunk.timeout == 1
 
 
 async def saq_job(
