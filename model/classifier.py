@@ -144,16 +144,8 @@ class Classifier:
         ]
         out = np.zeros((len(texts), len(LABELS)), dtype=np.float32)
         for bucket in length_buckets([len(seq) for seq in ids], min(batch_size, self.max_pass)):
-            out[bucket] = self.forward(self._pad([ids[i] for i in bucket]))
+            out[bucket] = self.forward(pad([ids[i] for i in bucket], self.tokenizer.pad_token_id))
         return out
-
-    def _pad(self, ids: list[list[int]]) -> dict[str, np.ndarray]:
-        input_ids = np.full((len(ids), max(map(len, ids))), self.tokenizer.pad_token_id, dtype=np.int64)
-        mask = np.zeros_like(input_ids)
-        for row, seq in enumerate(ids):
-            input_ids[row, : len(seq)] = seq
-            mask[row, : len(seq)] = 1
-        return {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(mask)}
 
     def probabilities(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Calibrated probabilities (temperature-scaled softmax), in input order."""
@@ -161,6 +153,17 @@ class Classifier:
 
     def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[Prediction]:
         return [to_prediction(p) for p in self.probabilities(texts, batch_size)]
+
+
+def pad(ids: list[list[int]], pad_id: int) -> dict[str, np.ndarray]:
+    """One forward pass's inputs: token ids padded to the longest, with the mask that hides the padding
+    (training, serving and evaluation alike)."""
+    input_ids = np.full((len(ids), max(map(len, ids))), pad_id, dtype=np.int64)
+    mask = np.zeros_like(input_ids)
+    for row, seq in enumerate(ids):
+        input_ids[row, : len(seq)] = seq
+        mask[row, : len(seq)] = 1
+    return {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(mask)}
 
 
 def length_buckets(

@@ -36,6 +36,7 @@ from model.classifier import (
     META_FILE,
     Classifier,
     artifact_version,
+    pad,
     softmax,
 )
 from model.data import DEFAULT_BUILD_DIR, read_jsonl
@@ -73,13 +74,7 @@ def bucketed_batches(
 
 
 def collate(ids: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
-    width = max(len(x) for x in ids)
-    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(ids), width), dtype=torch.long)
-    for i, x in enumerate(ids):
-        input_ids[i, : len(x)] = torch.tensor(x)
-        mask[i, : len(x)] = 1
-    return {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": torch.zeros_like(input_ids)}
+    return {name: torch.from_numpy(array) for name, array in pad(ids, pad_id).items()}
 
 
 @torch.inference_mode()
