@@ -3,8 +3,8 @@
     python -m load.bench [--duration 10] [--backend fp32] [--redis-url URL | --no-redis]
 
 (a) in-process ceiling: posts/s of `Classifier.predict` (normalise, tokenise, forward, softmax) on
-    length-sorted passes of 1, 8 and 32 texts (fp32) and of 1 (int8 runs one text per pass), laid
-    out as the service runs the model (one single-threaded pass per model CPU, side by side);
+    length-sorted passes of 1, 8 and 32 texts (fp32) and of 1 (int8 runs one text per pass), one
+    single-threaded pass per model CPU side by side, as the service's workers run them;
 (b) the service (`dialogic serve`), uncached: single items at concurrency 1/16/64 and batches of 32;
     every text carries a unique token, so nothing comes from the result cache;
 (c) the naive baseline (load/baseline/naive.py, fp32) under the same single-item load, and once with
@@ -99,9 +99,10 @@ def percentiles(values: list[float]) -> dict[str, float | None]:
 
 
 def ceiling(posts: list[str], backend: Backend, batch_sizes: tuple[int, ...], seconds: float) -> list[Row]:
-    """The model alone, laid out as the service runs it: one thread per model CPU, each running
-    one-thread passes of up to `size` texts (normalise, tokenise, forward, softmax). The passes are cut
-    from posts sorted by token count and visited in random order."""
+    """The model alone, with no event loop or GIL contention: one thread per model CPU (the service
+    adds a spare worker only to cover its workers' waits for the GIL), each running one-thread passes
+    of up to `size` texts (normalise, tokenise, forward, softmax). The passes are cut from posts sorted
+    by token count and visited in random order."""
     from model.normalize import normalize
     from service.inference.threads import model_cpus
     from service.settings import Settings

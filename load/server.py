@@ -80,10 +80,10 @@ def serve(
     proc = subprocess.Popen(
         list(argv), cwd=REPO, env=child_env, stdout=log, stderr=subprocess.STDOUT if log else None
     )
-    base = f"http://{HOST}:{port}"
+    server = Server(HOST, port, proc.pid)
     try:
-        wait_ready(base + READY_PATH, proc, ready_timeout_s)
-        yield Server(HOST, port, proc.pid)
+        wait_ready(server.base + READY_PATH, proc, ready_timeout_s)
+        yield server
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
