@@ -9,7 +9,7 @@ bad item becomes an error object in its slot while its neighbours are scored.
 
 from __future__ import annotations
 
-import uuid
+import secrets
 from typing import Any, TypeVar
 
 import msgspec
@@ -55,7 +55,7 @@ async def require_json(request: Request[Any, Any, Any]) -> None:
 
 def _result(kind: type[R], item_id: str | None, scored: Scored, classifier: Classifier) -> R:
     return kind(
-        id=item_id or uuid.uuid4().hex,
+        id=item_id or secrets.token_hex(16),  # as random as uuid4().hex, and cheaper
         label=scored.label,
         scores=to_scores(scored.scores),
         model=ModelRef(classifier.name, classifier.version),
