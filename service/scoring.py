@@ -23,7 +23,7 @@ from service.stats import record_scored
 Predict = Callable[[Sequence[str]], Awaitable[list[Prediction]]]
 Flight = asyncio.Future[dict[str, Prediction]]
 # Cache keys of recently seen raw texts: a repeated text (what the cache is for) skips normalising and
-# hashing, which took a fifth of a cached request's own work. Holds at most KEY_MEMO texts.
+# hashing, a tenth of a cached request's CPU (py-spy). Holds at most KEY_MEMO texts.
 KEY_MEMO = 1024
 
 
