@@ -138,6 +138,8 @@ class RedisCache:
             return await self._fetch(keys)
         found = await self.local.get_many(keys)
         missing = [key for key, hit in zip(keys, found, strict=True) if hit is None]
+        if not missing:  # all hot: no round trip, nothing to keep
+            return found
         fetched = await self._fetch(missing)
         await self.local.set_many({k: v for k, v in zip(missing, fetched, strict=True) if v is not None})
         from_redis = iter(fetched)
