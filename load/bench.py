@@ -103,13 +103,13 @@ def ceiling(posts: list[str], backend: Backend, batch_sizes: tuple[int, ...], se
     adds a spare worker only to cover its workers' waits for the GIL), each running one-thread passes
     of up to `size` texts (normalise, tokenise, forward, softmax). The passes are cut from posts sorted
     by token count and visited in random order."""
-    from model.normalize import normalize
     from service.inference.threads import model_cpus
     from service.settings import Settings
 
     workers = model_cpus(Settings.from_env().model_cpus)  # the service's own setting
     classifier = Classifier.load(None, backend, threads=1)
-    ordered = sorted(posts, key=lambda p: len(classifier.tokenizer(normalize(p))["input_ids"]))
+    lengths = [len(ids) for ids in classifier.token_ids(posts)]
+    ordered = [posts[i] for i in sorted(range(len(posts)), key=lengths.__getitem__)]
     classifier.predict(ordered[-32:], batch_size=32)  # first pass: lazy allocations
     rows = []
     for size in batch_sizes:

@@ -134,14 +134,19 @@ class Classifier:
         )
         return model, AutoTokenizer.from_pretrained(base)
 
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Each text as the model reads it: normalised, tokenised, truncated to MAX_TOKENS."""
+        ids: list[list[int]] = self.tokenizer(
+            [normalize(t) for t in texts], truncation=True, max_length=MAX_TOKENS
+        )["input_ids"]
+        return ids
+
     def logits(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Raw logits in input order. Texts are tokenised once, then run in forward passes of at most
         `batch_size` texts of similar token counts (`length_buckets`), so padding stays small."""
         if not texts:
             return np.zeros((0, len(LABELS)), dtype=np.float32)
-        ids = self.tokenizer([normalize(t) for t in texts], truncation=True, max_length=MAX_TOKENS)[
-            "input_ids"
-        ]
+        ids = self.token_ids(texts)
         out = np.zeros((len(texts), len(LABELS)), dtype=np.float32)
         for bucket in length_buckets([len(seq) for seq in ids], min(batch_size, self.max_pass)):
             out[bucket] = self.forward(pad([ids[i] for i in bucket], self.tokenizer.pad_token_id))
