@@ -88,8 +88,9 @@ class Classifier:
     @property
     def scores_version(self) -> str:
         """What decides its scores, for cache keys: the weights and calibration, and the backend (int8
-        and fp32 agree on labels but not to the 6th decimal, so they must not share cached scores)."""
-        return f"{self.version}-{self.backend}"
+        and fp32 agree on labels but not to the 6th decimal, so they must not share cached scores; nor do
+        two int8 build recipes)."""
+        return f"{self.version}-int8{onnx_int8.RECIPE}" if self.backend == "int8" else f"{self.version}-fp32"
 
     @classmethod
     def load(

@@ -7,10 +7,12 @@ artifact directory is read-only (a locked-down pod whose image skipped the build
 temp directory instead.
 
 Steps: export with eager attention (the pattern ONNX Runtime's BERT optimiser fuses into one
-Attention op, with fused bias-GELU), then dynamic int8 quantisation of the weights, per output
-channel. Residual adds and LayerNorms stay two ops: ORT's fused SkipLayerNormalization kernel cost 85 us
-a call on a 37-token post against 25 us for the pair (ORT 1.32 profile), so the fusion is off both when
-the file is built and when a session loads it; posts/s went up by 14% with identical gold-set labels.
+Attention op, with fused bias-GELU) and with the last layer computed for the [CLS] row only (the one
+row the classifier reads: 10% less time a post, same gold-set labels), then dynamic int8 quantisation
+of the weights, per output channel. Residual adds and LayerNorms stay two ops: ORT's fused
+SkipLayerNormalization kernel cost 85 us a call on a 37-token post against 25 us for the pair (ORT 1.32
+profile), so the fusion is off both when the file is built and when a session loads it; posts/s went
+up by 14% with identical gold-set labels.
 The gold-set figures of both backends are in the model card, the throughput in the README.
 """
 
@@ -25,7 +27,7 @@ from typing import Any
 
 log = logging.getLogger("dialogic.model")
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-RECIPE = "r2"  # names the build steps below in the file name: a changed recipe never reuses an old file
+RECIPE = "r3"  # names the build steps below in the file name: a changed recipe never reuses an old file
 SLOW_FUSIONS = ["SkipLayerNormFusion"]  # see the module docstring
 
 
@@ -57,16 +59,21 @@ def build(directory: Path, target: Path) -> None:
     ).eval()
 
     class LogitsOnly(torch.nn.Module):
-        """Positional inputs in, logits out: the signature the exporter traces."""
+        """Positional inputs in, logits out: the signature the exporter traces. The classifier reads the
+        last layer's first ([CLS]) row only, so that layer computes keys and values for every token but
+        queries, attention output and feed-forward for [CLS] alone: the same logits for a sixth less work."""
 
         def __init__(self) -> None:
             super().__init__()
-            self.model = model
+            self.model, self.last = model, model.bert.encoder.layer[-1]
+            model.bert.encoder.layer = model.bert.encoder.layer[:-1]
 
         def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            return self.model(
+            hidden = self.model.bert(
                 input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).logits
+            ).last_hidden_state
+            cls = last_layer_for_cls(self.last, hidden, attention_mask)
+            return self.model.classifier(self.model.bert.pooler(cls))
 
     sample = AutoTokenizer.from_pretrained(directory)(
         ["a sample post", "a"], padding=True, return_tensors="pt"
@@ -109,6 +116,25 @@ def build(directory: Path, target: Path) -> None:
         finally:
             logging.disable(logging.NOTSET)
         os.replace(staged, target)  # readers never see a half-written file
+
+
+def last_layer_for_cls(layer: Any, hidden: Any, attention_mask: Any) -> Any:
+    """A BERT layer's output for the first row of `hidden` (batch, tokens, width) only, attending to every
+    unmasked token: the same arithmetic as the layer's own forward, restricted to one query row."""
+    import torch
+
+    attention = layer.attention.self
+    batch, tokens, _ = hidden.shape
+    heads, size = attention.num_attention_heads, attention.attention_head_size
+    first = hidden[:, :1]
+    query = attention.query(first).view(batch, 1, heads, size).transpose(1, 2)
+    key = attention.key(hidden).view(batch, tokens, heads, size).transpose(1, 2)
+    value = attention.value(hidden).view(batch, tokens, heads, size).transpose(1, 2)
+    masked = (1.0 - attention_mask[:, None, None, :].to(hidden.dtype)) * torch.finfo(hidden.dtype).min
+    weights = torch.softmax(torch.matmul(query, key.transpose(2, 3)) * attention.scaling + masked, dim=-1)
+    context = torch.matmul(weights, value).transpose(1, 2).reshape(batch, 1, heads * size)
+    attended = layer.attention.output(context, first)
+    return layer.output(layer.intermediate(attended), attended)
 
 
 def session(directory: Path, version: str, threads: int) -> Any:

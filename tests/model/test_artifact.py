@@ -80,9 +80,29 @@ def test_int8_backend_agrees_with_fp32(clf: Classifier) -> None:
     assert [p.label for p in q.predict(texts)] == [want for _, want in CLEAR]
     assert q.version == clf.version  # one model, two ways to run it ...
     assert q.scores_version != clf.scores_version  # ... whose scores are cached apart
+    assert q.scores_version.endswith(onnx_int8.RECIPE)  # as are two int8 builds
     np.testing.assert_allclose(q.probabilities(texts), clf.probabilities(texts), atol=0.1)
     alone = np.concatenate([q.probabilities([t]) for t in texts])
     assert np.array_equal(q.probabilities(texts), alone)  # a text's scores never depend on its batch
+
+
+def test_int8_export_computes_the_last_layer_for_cls_only_with_the_same_logits() -> None:
+    """The exported graph's shortcut (model/onnx_int8.py): the last layer's [CLS] row alone, computed in
+    fp32 torch, gives the full model's logits, padding included."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    model = AutoModelForSequenceClassification.from_pretrained(ARTIFACT_DIR, attn_implementation="eager")
+    model.eval()
+    texts = [t for t, _ in CLEAR[:2]] + ["ok"]
+    batch = AutoTokenizer.from_pretrained(ARTIFACT_DIR)(texts, padding=True, return_tensors="pt")
+    assert not batch["attention_mask"].all()  # the check covers padded positions
+    with torch.no_grad():
+        full = model(**batch).logits
+        before_last = model.bert(**batch, output_hidden_states=True).hidden_states[-2]
+        cls = onnx_int8.last_layer_for_cls(model.bert.encoder.layer[-1], before_last, batch["attention_mask"])
+        shortcut = model.classifier(model.bert.pooler(cls))
+    torch.testing.assert_close(shortcut, full, rtol=1e-5, atol=1e-5)
 
 
 def test_int8_model_is_built_once_and_reused(monkeypatch: pytest.MonkeyPatch) -> None:
