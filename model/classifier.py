@@ -90,7 +90,7 @@ class Classifier:
         """What decides its scores, for cache keys: the weights and calibration, and the backend (int8
         and fp32 agree on labels but not to the 6th decimal, so they must not share cached scores; nor do
         two int8 build recipes)."""
-        return f"{self.version}-int8{onnx_int8.RECIPE}" if self.backend == "int8" else f"{self.version}-fp32"
+        return f"{self.version}-{onnx_int8.BUILD if self.backend == 'int8' else self.backend}"
 
     @classmethod
     def load(

@@ -28,13 +28,14 @@ from typing import Any
 log = logging.getLogger("dialogic.model")
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 RECIPE = "r3"  # names the build steps below in the file name: a changed recipe never reuses an old file
+BUILD = f"int8{RECIPE}"  # this build's name, in the file name and in cached scores' keys
 SLOW_FUSIONS = ["SkipLayerNormFusion"]  # see the module docstring
 
 
 def cached_path(directory: Path, version: str) -> Path:
     import onnxruntime
 
-    name = f"{version}-int8{RECIPE}-ort{onnxruntime.__version__}.onnx"
+    name = f"{version}-{BUILD}-ort{onnxruntime.__version__}.onnx"
     folder = directory / "onnx"
     try:
         folder.mkdir(exist_ok=True)
