@@ -19,7 +19,6 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from service.cache.redis import RedisCache
 
@@ -73,16 +72,9 @@ class RateLimiter:
 
     async def _shared(self, client: str, window: int) -> int | None:
         assert self.redis is not None
-        redis, key = self.redis, f"{self.prefix}:rl:{client}:{window}"
-
-        async def incr() -> list[Any]:
-            pipe = redis.client.pipeline(transaction=False)
-            pipe.incr(key)
-            # Outlive the window a little: clocks differ by a second or so.
-            pipe.expire(key, self.window_s + 5)
-            return await pipe.execute()
-
-        result = await redis.attempt("ratelimit", incr)
+        key = f"{self.prefix}:rl:{client}:{window}"
+        # The key outlives the window a little: clocks differ by a second or so.
+        result = await self.redis.attempt("ratelimit", [("INCR", key), ("EXPIRE", key, self.window_s + 5)])
         return int(result[0]) if result else None
 
     def _in_process(self, client: str, window: int) -> int:

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 
 import pytest
+from redis.asyncio import Redis
 
 from model.classifier import Prediction, to_prediction
 from service.cache.redis import RedisCache
@@ -49,6 +50,14 @@ async def redis_cache(prefix: str) -> AsyncIterator[RedisCache]:
     yield cache
     await cache.flush()
     await cache.close()
+
+
+@pytest.fixture
+async def observer() -> AsyncIterator[Redis]:
+    """A redis-py client of its own, to look at what the cache wrote (and to write behind its back)."""
+    client = Redis.from_url(REDIS_URL)
+    yield client
+    await client.aclose()
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Sequence
 
 import pytest
+from redis.asyncio import Redis
 
 from model.normalize import normalize
 from service.cache import MemoryCache, RedisCache, cache_key
@@ -14,7 +15,7 @@ from tests.cache.conftest import FakePredict, fake_prediction
 
 
 async def test_batch_with_mixed_hits_and_duplicates(
-    redis_cache: RedisCache, predict: FakePredict, prefix: str
+    redis_cache: RedisCache, observer: Redis, predict: FakePredict, prefix: str
 ) -> None:
     scorer = Scorer(redis_cache, predict, "v1", prefix)
     await scorer.score(["warm one", "warm two"])
@@ -28,7 +29,7 @@ async def test_batch_with_mixed_hits_and_duplicates(
     for text, scored in zip(texts, out, strict=True):
         expected = fake_prediction(normalize(text))
         assert (scored.label, scored.scores) == (expected.label, expected.scores)
-    ttl = await redis_cache.client.ttl(cache_key(prefix, "v1", "new b"))
+    ttl = await observer.ttl(cache_key(prefix, "v1", "new b"))
     assert 0 < ttl <= 60
     assert all(s.cached for s in await scorer.score(texts))
     assert len(predict.calls) == 1

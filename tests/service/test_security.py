@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
+from redis.asyncio import Redis
 
 from model.classifier import Classifier
 from service import app as app_module
@@ -151,7 +152,9 @@ async def test_the_limiter_skips_redis_while_the_cache_breaker_is_open() -> None
         assert [(await limiter.hit("client")).count for _ in range(2)] == [1, 2]
         cache.breaker.trip()
         assert (await limiter.hit("client")).count == 1  # counted in process: Redis was not asked
-        assert await cache.client.get(f"{prefix}:rl:client:2000") == b"2"
+        observer = Redis.from_url(REDIS_URL)
+        assert await observer.get(f"{prefix}:rl:client:2000") == b"2"
+        await observer.aclose()
     finally:
         await cache.flush()
         await cache.close()
