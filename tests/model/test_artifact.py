@@ -92,8 +92,9 @@ def test_int8_export_computes_the_last_layer_for_cls_only_with_the_same_logits()
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    model = AutoModelForSequenceClassification.from_pretrained(ARTIFACT_DIR, attn_implementation="eager")
-    model.eval()
+    model = AutoModelForSequenceClassification.from_pretrained(
+        ARTIFACT_DIR, dtype=torch.float32, attn_implementation="eager"
+    ).eval()  # the weights are stored in fp16, and transformers 5 loads a checkpoint's own dtype by default
     texts = [t for t, _ in CLEAR[:2]] + ["ok"]
     batch = AutoTokenizer.from_pretrained(ARTIFACT_DIR)(texts, padding=True, return_tensors="pt")
     assert not batch["attention_mask"].all()  # the check covers padded positions
