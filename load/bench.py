@@ -15,6 +15,10 @@
 Throughput and latency come from N client workers, each on its own keep-alive connection, for a
 bounded duration. The client (load/rawhttp.py, about 0.2 CPU-ms per request; httpx took 5) runs on the
 same machine, so it still takes some CPU from the server: compare the ratios within one run.
+The servers run side by side, and at each concurrency the service and the naive servers take turns
+in `--rounds` slices, the order reversed every other round: the host's speed drifts by a third within
+minutes (other tenants), and a ratio of two phases measured minutes apart measured the drift as much
+as the servers.
 Prints a table and PASS/FAIL against the targets (the exit code is 0 either way) and writes
 load/reports/bench-<date>.json.
 """
@@ -31,9 +35,11 @@ import socket
 import statistics
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -158,7 +164,7 @@ async def drive(
     """`row.concurrency` workers, each on its own keep-alive connection, send `body()` back to back until
     `duration_s` is over; then waits until the server has no queued work left, so no phase pays for
     the one before. A request unanswered within `timeout_s` counts as a timeout (its connection is
-    replaced)."""
+    replaced). Counts and times add to what `row` holds, so one row can be driven in several slices."""
     end = time.perf_counter() + duration_s
 
     async def worker() -> None:
@@ -188,7 +194,8 @@ async def drive(
 
     start, cpu = time.perf_counter(), server.cpu_seconds()
     await asyncio.gather(*(worker() for _ in range(row.concurrency)))
-    row.seconds, row.cpu_s = time.perf_counter() - start, server.cpu_seconds() - cpu
+    row.seconds += time.perf_counter() - start
+    row.cpu_s += server.cpu_seconds() - cpu
     async with httpx.AsyncClient(base_url=server.base) as client:
         await settle(client)
     return row
@@ -209,11 +216,37 @@ def batch(sampler: TextSampler, size: int) -> Body:
     return lambda: {"items": [{"text": sampler.fresh()} for _ in range(size)]}
 
 
-async def service_phases(server: Server, sampler: TextSampler, duration_s: float) -> list[Row]:
-    rows = []
-    await drive(server, "/v1/classify", single(sampler), Row("warm-up", 4, 1), 1.0)
+async def take_turns(
+    turns: Sequence[tuple[Server, Row]], sampler: TextSampler, duration_s: float, rounds: int
+) -> list[Row]:
+    """Single unique items to each (server, row) for `duration_s` in all, in `rounds` slices taken in
+    turn, the order reversed every other round (A B, B A, ...): a host that slows down or speeds up
+    during the run weighs on every server alike, so their ratio compares like with like."""
+    for i in range(rounds):
+        for server, row in turns if i % 2 == 0 else turns[::-1]:
+            await drive(server, "/v1/classify", single(sampler), row, duration_s / rounds)
+    return [row for _, row in turns]
+
+
+async def http_phases(
+    servers: dict[str, Server], sampler: TextSampler, duration_s: float, rounds: int
+) -> list[Row]:
+    """(b)-(e) against the servers that run (by row name: "service", "naive", "naive (int8)")."""
+    for server in servers.values():
+        await drive(server, "/v1/classify", single(sampler), Row("warm-up", 4, 1), 1.0)
+    rows: list[Row] = []
     for c in (1, 16, 64):
-        rows.append(await drive(server, "/v1/classify", single(sampler), Row("service", c, 1), duration_s))
+        names = ("service", "naive", "naive (int8)") if c == 64 else ("service", "naive")
+        turns = [(servers[name], Row(name, c, 1)) for name in names if name in servers]
+        rows += await take_turns(turns, sampler, duration_s, rounds)
+    if "service" in servers:
+        rows += await service_phases(servers["service"], sampler, duration_s)
+    return sorted(rows, key=lambda row: row.name.startswith("naive"))  # the service's rows first
+
+
+async def service_phases(server: Server, sampler: TextSampler, duration_s: float) -> list[Row]:
+    """The service's own phases: batches, the cached path and overload."""
+    rows = []
     for c in (1, 4):
         rows.append(
             await drive(server, "/v1/classify/batch", batch(sampler, 32), Row("service", c, 32), duration_s)
@@ -238,16 +271,6 @@ async def service_phases(server: Server, sampler: TextSampler, duration_s: float
         )
     )
     return rows
-
-
-async def naive_phases(
-    server: Server, sampler: TextSampler, duration_s: float, name: str, concurrencies: tuple[int, ...]
-) -> list[Row]:
-    await drive(server, "/v1/classify", single(sampler), Row("warm-up", 4, 1), 1.0)
-    return [
-        await drive(server, "/v1/classify", single(sampler), Row(name, c, 1), duration_s)
-        for c in concurrencies
-    ]
 
 
 # --- report -----------------------------------------------------------------------------------
@@ -320,6 +343,21 @@ def fmt(value: float | None, width: int = 8) -> str:
     return f"{value:>{width}.1f}" if value is not None else f"{'-':>{width}}"
 
 
+def cpu_model() -> str:
+    """The CPU's model name and the vector extensions by which ONNX Runtime picks its int8 kernels (the
+    int8 ceiling was 227 posts/s on an AVX2-only EPYC VM and 541 on a VNNI Xeon VM, both 2 CPUs)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine()
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if "model name" in line), "")
+    flags = next(
+        (set(line.split(":", 1)[1].split()) for line in info.splitlines() if line.startswith("flags")), set()
+    )
+    extensions = [f for f in ("avx2", "avx512f", "avx_vnni", "avx512_vnni", "amx_int8") if f in flags]
+    return f"{name or platform.machine()}; {' '.join(extensions) or 'no AVX2'}"
+
+
 def redis_reachable(url: str) -> bool:
     parsed = httpx.URL(url)
     try:
@@ -345,6 +383,9 @@ def main(argv: list[str] | None = None) -> int:
         help="the service's cache (used when it answers; else the in-process LRU)",
     )
     parser.add_argument("--no-redis", action="store_true", help="use the in-process LRU")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="slices per phase in which the servers take turns"
+    )
     parser.add_argument("--posts", type=int, default=2000, help="distinct posts to draw texts from")
     parser.add_argument("--skip", nargs="*", default=[], choices=("ceiling", "service", "naive"))
     args = parser.parse_args(argv)
@@ -361,25 +402,33 @@ def main(argv: list[str] | None = None) -> int:
         texts = [sampler.fresh() for _ in range(1024)]
         rows += ceiling(texts, "fp32", (1, 8, 32), args.ceiling_seconds)
         rows += ceiling(texts, "int8", (1,), args.ceiling_seconds)  # int8 runs one text per pass
-    if "service" not in args.skip:
-        with serve(service_argv(), env, log_path=REPORTS / f"bench-{stamp}-service.log") as server:
-            rows += asyncio.run(service_phases(server, TextSampler(posts), args.duration))
-    if "naive" not in args.skip:
-        # The baseline is what a first implementation does: fp32, one pass per request. One row with
-        # the int8 model shows how much of the gain is quantisation and how much is the serving path.
-        for backend, name, concurrencies in (("fp32", "naive", (1, 16, 64)), ("int8", "naive (int8)", (64,))):
-            naive_env = {**env, "DIALOGIC_MODEL_BACKEND": backend}
-            with serve(
-                naive_argv(), naive_env, log_path=REPORTS / f"bench-{stamp}-naive-{backend}.log"
-            ) as server:
-                sampler = TextSampler(posts)
-                rows += asyncio.run(naive_phases(server, sampler, args.duration, name, concurrencies))
+    # The baseline is what a first implementation does: fp32, one pass per request. The naive server
+    # with the int8 model shows how much of the gain is quantisation and how much is the serving path.
+    launch = {
+        "service": (service_argv(), args.backend),
+        "naive": (naive_argv(), "fp32"),
+        "naive (int8)": (naive_argv(), "int8"),
+    }
+    with ExitStack() as stack:
+        servers = {
+            name: stack.enter_context(
+                serve(
+                    argv,
+                    {**env, "DIALOGIC_MODEL_BACKEND": backend},
+                    log_path=REPORTS / f"bench-{stamp}-{name.replace(' (', '-').rstrip(')')}.log",
+                )
+            )
+            for name, (argv, backend) in launch.items()
+            if name.split()[0] not in args.skip
+        }
+        if servers:
+            rows += asyncio.run(http_phases(servers, TextSampler(posts), args.duration, args.rounds))
 
     checks = targets(rows, "fp32")
     print(
-        f"\nDialogic bench {stamp} UTC, {platform.node()}, {os.cpu_count()} CPUs, "
+        f"\nDialogic bench {stamp} UTC, {platform.node()}, {os.cpu_count()} CPUs ({cpu_model()}), "
         f"backend {args.backend}, cache {'redis' if redis_url else 'memory'}, "
-        f"{args.duration:.0f} s per phase\n"
+        f"{args.duration:.0f} s per phase in {args.rounds} turns\n"
     )
     print_table(rows, checks, "fp32")
     out = REPORTS / f"bench-{stamp}.json"
@@ -390,11 +439,12 @@ def main(argv: list[str] | None = None) -> int:
                 "machine": {
                     "node": platform.node(),
                     "cpus": os.cpu_count(),
-                    "processor": platform.processor() or platform.machine(),
+                    "processor": cpu_model(),
                 },
                 "backend": args.backend,
                 "cache": "redis" if redis_url else "memory",
                 "duration_s": args.duration,
+                "rounds": args.rounds,
                 "rows": [r.summary() for r in rows],
                 "targets": [{"target": n, "measured": m, "pass": p} for n, m, p in checks],
             },
