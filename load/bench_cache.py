@@ -68,13 +68,13 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     texts = [sampler.fresh() for _ in range(args.texts)]
     computed: dict[str, Prediction] = {}
 
-    async def model(batch: Sequence[str]) -> list[Prediction]:
-        out = await asyncio.to_thread(classifier.predict, batch)
-        computed.update(zip(batch, out, strict=True))
+    async def model(texts: Sequence[str], deadline: float | None = None) -> list[Prediction]:
+        out = await asyncio.to_thread(classifier.predict, texts)
+        computed.update(zip(texts, out, strict=True))
         return out
 
-    async def replay(batch: Sequence[str]) -> list[Prediction]:  # warms a cache without the model
-        return [computed[t] for t in batch]
+    async def replay(texts: Sequence[str], deadline: float | None = None) -> list[Prediction]:
+        return [computed[t] for t in texts]  # warms a cache without the model
 
     rows: list[dict[str, Any]] = []
     memory = MemoryCache(max_entries=len(texts) * 2, ttl_s=3600)

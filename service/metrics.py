@@ -67,6 +67,10 @@ QUEUE_DEPTH = Gauge(
     "Texts waiting for a micro-batch (summed over live worker processes).",
     multiprocess_mode="livesum",
 )
+TEXTS_DROPPED = Counter(
+    "dialogic_texts_dropped_total",
+    "Queued texts dropped without being scored: their deadline had passed, or their caller had gone.",
+)
 MODEL_LOAD_SECONDS = Gauge(
     "dialogic_model_load_seconds",
     "How long loading the model took at startup.",

@@ -7,6 +7,11 @@ neither the match nor its position leaks through timing. Unset: /v1 is open (one
 Health, /metrics and /schema are outside /v1 and always open: probes and scrapers carry no key.
 
 Make a digest: `dialogic hash-key KEY` or `python -m service.security hash KEY`.
+
+Deadline: every classify request must finish within `DIALOGIC_REQUEST_TIMEOUT_S`. A client that will
+wait less says so in `X-Request-Timeout-Ms`; past that, its texts still queued for the model are dropped
+unscored (a client that gave up must not cost the CPU that others are waiting for) and the answer, if
+anyone still listens, is the same 503 problem.
 """
 
 from __future__ import annotations
@@ -17,14 +22,15 @@ import hmac
 import logging
 import re
 import sys
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
 
 from litestar import Request
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.plugins.problem_details import ProblemDetailsException
 
-from service.errors import REQUEST_TIMEOUT, RETRY_AFTER_S, TOO_MANY_REQUESTS, UNAUTHORIZED
+from service.errors import INVALID_REQUEST, REQUEST_TIMEOUT, RETRY_AFTER_S, TOO_MANY_REQUESTS, UNAUTHORIZED
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,7 +40,11 @@ if TYPE_CHECKING:
 API_KEY_HEADER = "x-api-key"
 PROTECTED_PREFIX = "/v1/"
 DEADLINE_OPT = "request_deadline"  # handler opt: the request deadline applies (bounded JSON requests)
+TIMEOUT_HEADER = "X-Request-Timeout-Ms"  # the client's own deadline: milliseconds from arrival
+CLIENT_DEADLINE = "dialogic_client_deadline"  # where the gate leaves it for the handler, in scope["state"]
 _DIGEST = re.compile(r"[0-9a-f]{64}")
+MAX_TIMEOUT_MS = 999_999_999  # nine digits: the parse stays bounded; the server's own limit caps it anyway
+_MILLISECONDS = re.compile(r"[0-9]{1,9}")
 log = logging.getLogger("dialogic.security")
 
 
@@ -42,6 +52,23 @@ def client_ip(request: Request) -> str:
     """The client's address, the rate limits' key without an API key. Behind a proxy it is the proxy's
     unless uvicorn trusts it to forward the client's (FORWARDED_ALLOW_IPS)."""
     return request.client.host if request.client else "unknown"
+
+
+def client_timeout_s(raw: str | None) -> float | None:
+    """An X-Request-Timeout-Ms value in seconds (None when absent). Raises ValueError unless it is a
+    whole number of milliseconds, at least 1."""
+    if raw is None:
+        return None
+    if not _MILLISECONDS.fullmatch(raw) or int(raw) < 1:
+        raise ValueError(f"{TIMEOUT_HEADER} must be a whole number of milliseconds, at least 1; got {raw!r}.")
+    return int(raw) / 1000
+
+
+def client_deadline(request: Request[Any, Any, Any]) -> float | None:
+    """The client's deadline for this request as a time.monotonic() instant, or None when it set none
+    shorter than the server's own."""
+    deadline: float | None = request.scope["state"].get(CLIENT_DEADLINE)
+    return deadline
 
 
 def hash_key(key: str) -> str:
@@ -83,7 +110,8 @@ class KeyRing:
 
 class ApiGateMiddleware(ASGIMiddleware):
     """On /v1/*: 401 without a valid key, 429 over the rate limit (RateLimit-* headers on every answer),
-    and a 503 problem when a request marked with DEADLINE_OPT runs past `timeout_s`, slow body included.
+    and a 503 problem when a request marked with DEADLINE_OPT runs past `timeout_s` (or the client's
+    shorter X-Request-Timeout-Ms, which it hands on to the handler), slow body included.
 
     Refusals are rendered here, inside the request-id middleware, so they carry the request id and get
     an access-log line like any other answer."""
@@ -145,7 +173,16 @@ class ApiGateMiddleware(ASGIMiddleware):
             await next_app(scope, receive, send_with_headers)
             return
         try:
-            async with asyncio.timeout(self.timeout_s):
+            asked_s = client_timeout_s(request.headers.get(TIMEOUT_HEADER))
+        except ValueError as exc:
+            await _refuse(request, send_with_headers, INVALID_REQUEST.exception(str(exc)))
+            return
+        timeout_s = self.timeout_s
+        if asked_s is not None and asked_s < timeout_s:  # a longer one than the server's changes nothing
+            timeout_s = asked_s
+            scope["state"][CLIENT_DEADLINE] = time.monotonic() + asked_s
+        try:
+            async with asyncio.timeout(timeout_s):
                 await next_app(scope, receive, send_with_headers)
         except TimeoutError:
             if started:  # too late for a problem document: the client sees the connection close
@@ -154,7 +191,7 @@ class ApiGateMiddleware(ASGIMiddleware):
                 request,
                 send_with_headers,
                 REQUEST_TIMEOUT.exception(
-                    f"The request did not complete within {self.timeout_s:g} s; retry shortly.",
+                    f"The request did not complete within {timeout_s:g} s; retry shortly.",
                     headers={"Retry-After": str(RETRY_AFTER_S)},
                 ),
             )

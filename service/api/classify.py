@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import msgspec
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
+from litestar.params import HeaderParameter, JSONBody
 
 from model.classifier import Classifier
 from service.errors import (
@@ -38,7 +38,7 @@ from service.schemas import (
     to_scores,
 )
 from service.scoring import Scored
-from service.security import DEADLINE_OPT
+from service.security import DEADLINE_OPT, MAX_TIMEOUT_MS, TIMEOUT_HEADER, client_deadline
 
 R = TypeVar("R", ClassifyResult, BatchItem)
 PROBLEMS = problem_responses(400, 401, 413, 415, 422, 429, 503)
@@ -72,10 +72,23 @@ class ClassifyController(Controller):
     path = "/v1/classify"
     tags = ["classify"]  # noqa: RUF012  (Litestar reads this class attribute)
     opt = {DEADLINE_OPT: True}  # noqa: RUF012  (bounded JSON bodies: the whole request has a deadline)
+    # Documents the client deadline in the OpenAPI schema; the gate (service/security.py) enforces it.
+    parameters = {  # noqa: RUF012  (Litestar reads this class attribute)
+        "request_timeout_ms": HeaderParameter(
+            annotation=int,
+            name=TIMEOUT_HEADER,
+            required=False,
+            ge=1,
+            le=MAX_TIMEOUT_MS,
+            description="How long you will wait, in milliseconds (at most the server's own limit). Past "
+            "it, texts still queued are dropped unscored and the answer is a 503 problem.",
+        )
+    }
 
     @post("/", status_code=200, before_request=require_json, summary="Label one post", responses=PROBLEMS)
     async def classify(
         self,
+        request: Request[Any, Any, Any],
         data: JSONBody[ClassifyRequest],
         runtime: NamedDependency[Runtime],
     ) -> ClassifyResult:
@@ -84,7 +97,7 @@ class ClassifyController(Controller):
             text = check_text(data.text, runtime.settings.max_chars, data.truncate)
         except TextError as exc:
             raise INVALID_TEXT.exception(str(exc)) from None
-        [scored] = await scorer.score([text])
+        [scored] = await scorer.score([text], client_deadline(request))
         return _result(ClassifyResult, data.id, scored, classifier)
 
     @post(
@@ -96,6 +109,7 @@ class ClassifyController(Controller):
     )
     async def classify_batch(
         self,
+        request: Request[Any, Any, Any],
         data: JSONBody[BatchRequest],
         runtime: NamedDependency[Runtime],
     ) -> BatchResponse:
@@ -116,7 +130,7 @@ class ClassifyController(Controller):
                 valid.append((i, item, check_text(item.text, settings.max_chars, item.truncate)))
             except TextError as exc:
                 results[i] = BatchItem(item.id, error=INVALID_TEXT.body(str(exc)))
-        scored = await scorer.score([text for _, _, text in valid])
+        scored = await scorer.score([text for _, _, text in valid], client_deadline(request))
         for (i, item, _), one in zip(valid, scored, strict=True):
             results[i] = _result(BatchItem, item.id, one, classifier)
         return BatchResponse([r for r in results if r is not None])

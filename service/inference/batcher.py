@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from model.classifier import Classifier, Prediction
-from service.metrics import BATCH_SIZE, QUEUE_DEPTH
+from service.metrics import BATCH_SIZE, QUEUE_DEPTH, TEXTS_DROPPED
 from service.stats import WINDOW
 
 log = logging.getLogger("dialogic.batcher")
@@ -147,6 +147,7 @@ class Batcher:
             if job.deadline > now and not job.future.done():
                 live.append(job)
             else:
+                TEXTS_DROPPED.inc()
                 _deliver(job, DeadlineExceeded())
         if not live:
             return

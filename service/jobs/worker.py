@@ -32,7 +32,8 @@ async def serve(settings: Settings) -> None:
     threads = model_cpus(settings.model_cpus)  # one chunk at a time: each forward pass gets every CPU
     classifier = await asyncio.to_thread(load_classifier, settings, threads)
 
-    async def predict(texts: Sequence[str]) -> list[Prediction]:
+    async def predict(texts: Sequence[str], deadline: float | None = None) -> list[Prediction]:
+        """Chunks have no client deadline: their time limit is the chunk timeout (SAQ's)."""
         return await asyncio.to_thread(classifier.predict, texts)
 
     store = JobStore.from_settings(settings)

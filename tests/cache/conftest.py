@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 
@@ -13,6 +14,7 @@ from redis.asyncio import Redis
 
 from model.classifier import Prediction, to_prediction
 from service.cache.redis import RedisCache
+from service.inference.batcher import DeadlineExceeded
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -23,15 +25,20 @@ def fake_prediction(text: str) -> Prediction:
 
 
 class FakePredict:
-    """An async `predict` that records each call's texts; `delay` keeps a call in flight a while."""
+    """An async `predict` that records each call's texts and deadline; `delay` keeps a call in flight a
+    while, and a call whose deadline passes meanwhile fails as the batcher's would."""
 
     def __init__(self, delay: float = 0.0, error: Exception | None = None) -> None:
         self.calls: list[list[str]] = []
+        self.deadlines: list[float | None] = []
         self.delay, self.error = delay, error
 
-    async def __call__(self, texts: Sequence[str]) -> list[Prediction]:
+    async def __call__(self, texts: Sequence[str], deadline: float | None = None) -> list[Prediction]:
         self.calls.append(list(texts))
+        self.deadlines.append(deadline)
         await asyncio.sleep(self.delay)
+        if deadline is not None and time.monotonic() > deadline:
+            raise DeadlineExceeded
         if self.error:
             raise self.error
         return [fake_prediction(t) for t in texts]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 
 import pytest
@@ -10,6 +11,7 @@ from redis.asyncio import Redis
 
 from model.normalize import normalize
 from service.cache import MemoryCache, RedisCache, cache_key
+from service.inference.batcher import DeadlineExceeded
 from service.scoring import Scorer
 from tests.cache.conftest import FakePredict, fake_prediction
 
@@ -80,6 +82,43 @@ async def test_a_caller_giving_up_does_not_cancel_the_others(prefix: str) -> Non
     assert len(predict.calls) == 1 and (await scorer.score(["t"]))[0].cached
 
 
+@pytest.mark.parametrize(
+    ("first", "second", "calls"),
+    [
+        (None, None, 1),
+        (None, 5.0, 1),  # no client deadline: the server's own limit, which outlasts any client's
+        (6.0, 5.0, 1),
+        (5.0, None, 2),  # the computation could expire before the second caller gives up: computed again
+        (5.0, 6.0, 2),
+    ],
+)
+async def test_a_computation_is_shared_only_with_callers_it_outlasts(
+    prefix: str, first: float | None, second: float | None, calls: int
+) -> None:
+    """Client deadlines (seconds from now; None: none) of two callers asking for the same text at once."""
+    predict = FakePredict(delay=0.05)
+    scorer = Scorer(MemoryCache(100, 60), predict, "v1", prefix)
+    now = time.monotonic()
+    deadlines = [None if d is None else now + d for d in (first, second)]
+    out = await asyncio.gather(*(scorer.score(["t"], d) for d in deadlines))
+    assert out[0] == out[1] and len(predict.calls) == calls
+    assert predict.deadlines == deadlines[:calls]  # each computation runs under its owner's deadline
+    assert scorer._inflight == {}
+
+
+async def test_a_short_client_deadline_fails_only_its_own_caller(prefix: str) -> None:
+    predict = FakePredict(delay=0.1)
+    scorer = Scorer(MemoryCache(100, 60), predict, "v1", prefix)
+    hasty = asyncio.create_task(scorer.score(["t"], time.monotonic() + 0.02))
+    await asyncio.sleep(0.01)
+    patient = asyncio.create_task(scorer.score(["t"]))
+    with pytest.raises(DeadlineExceeded):
+        await hasty
+    assert (await patient)[0].scores == fake_prediction("t").scores
+    assert predict.calls == [["t"], ["t"]] and scorer._inflight == {}
+    assert (await scorer.score(["t"]))[0].cached  # the patient caller's result was written back
+
+
 async def test_new_model_version_does_not_read_old_entries(
     redis_cache: RedisCache, predict: FakePredict, prefix: str
 ) -> None:
@@ -106,8 +145,8 @@ async def test_cached_scores_equal_the_real_models(redis_cache: RedisCache, pref
     ]
     expected = classifier.predict(texts)
 
-    async def predict(batch: Sequence[str]) -> list[Prediction]:
-        return await asyncio.to_thread(classifier.predict, batch)
+    async def predict(texts: Sequence[str], deadline: float | None = None) -> list[Prediction]:
+        return await asyncio.to_thread(classifier.predict, texts)
 
     scorer = Scorer(redis_cache, predict, classifier.version, prefix)
     first, second = await scorer.score(texts), await scorer.score(texts)

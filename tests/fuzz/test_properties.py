@@ -61,7 +61,7 @@ def test_cache_key_ignores_handles_links_whitespace_and_invisibles(pair: tuple[s
     assert cache_key("p", "v1", normalize(first)) == cache_key("p", "v1", normalize(second))
 
 
-async def _fake_predict(texts: Sequence[str]) -> list[Prediction]:
+async def _fake_predict(texts: Sequence[str], deadline: float | None = None) -> list[Prediction]:
     return [to_prediction([0.25, 0.75]) if "b" in t else to_prediction([0.75, 0.25]) for t in texts]
 
 

@@ -21,7 +21,7 @@ from service.settings import Settings
 from tests.jobs.conftest import REDIS_URL, Client, jobs_app, ndjson, submit
 
 
-async def fake_predict(texts: Sequence[str]) -> list[Prediction]:
+async def fake_predict(texts: Sequence[str], deadline: float | None = None) -> list[Prediction]:
     return [
         to_prediction([p := int(hashlib.sha256(t.encode()).hexdigest()[:6], 16) / 0xFFFFFF, 1 - p])
         for t in texts

@@ -73,7 +73,7 @@ async def assert_chunk_given_up(client: Client, store: JobStore, job_id: str, fa
 async def test_a_chunk_that_raises_on_every_attempt_fails_the_job(
     jobs_client: Client, job_settings: Settings
 ) -> None:
-    async def predict(texts: Sequence[str]) -> list[Prediction]:
+    async def predict(texts: Sequence[str], deadline: float | None = None) -> list[Prediction]:
         if any("poison" in text for text in texts):
             raise RuntimeError("the model refused this batch")
         return await fake_predict(texts)
@@ -94,7 +94,7 @@ async def test_a_chunk_that_runs_past_its_time_limit_is_retried_then_fails_the_j
 ) -> None:
     calls: list[str] = []  # the model calls for the slow chunk
 
-    async def predict(texts: Sequence[str]) -> list[Prediction]:
+    async def predict(texts: Sequence[str], deadline: float | None = None) -> list[Prediction]:
         if not any("slow" in text for text in texts):
             return await fake_predict(texts)
         if not calls:  # the first attempt raises: a later time-out must not be blamed on it

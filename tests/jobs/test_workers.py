@@ -157,7 +157,7 @@ async def test_ten_thousand_posts_match_the_synchronous_path(
     workers.shared()
     job_id = await submit(api, ndjson(rows))
 
-    async def predict(texts: Sequence[str]) -> list[Prediction]:
+    async def predict(texts: Sequence[str], deadline: float | None = None) -> list[Prediction]:
         return await asyncio.to_thread(classifier.predict, texts)
 
     expected = await Scorer(MemoryCache(10_000, 60), predict, classifier.version, "sync").score(

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
@@ -16,7 +20,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from redis.asyncio import Redis
 
-from model.classifier import Classifier
+from model.classifier import Classifier, Prediction
 from service import app as app_module
 from service.ratelimit import WINDOW_S, RateLimiter
 from service.runtime import Runtime
@@ -181,7 +185,7 @@ def test_request_deadline_is_a_fast_503_problem(classifier: Classifier, settings
     with app_client(classifier, settings, request_timeout_s=0.3) as client:
         runtime: Runtime = client.app.state.runtime
 
-        async def stuck(texts: list[str]) -> list[Any]:
+        async def stuck(texts: list[str], deadline: float | None = None) -> list[Any]:
             await asyncio.sleep(30)
             return []
 
@@ -191,3 +195,73 @@ def test_request_deadline_is_a_fast_503_problem(classifier: Classifier, settings
         assert_problem(response, 503, "/problems/request-timeout")
         assert response.headers["retry-after"] == "1"
         assert response.elapsed.total_seconds() < 5
+
+
+class HeldModel:
+    """The real model behind a gate: the first call waits inside until `release` is set, so the texts
+    queued behind it stay queued for as long as a test needs. Records every text the model scored."""
+
+    def __init__(self, classifier: Classifier) -> None:
+        self.classifier, self.scored = classifier, []
+        self.inside, self.release = threading.Event(), threading.Event()
+
+    def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[Prediction]:
+        self.inside.set()
+        assert self.release.wait(30), "the test never released the model"
+        self.scored += texts
+        return self.classifier.predict(texts, batch_size)
+
+
+def dropped_texts(client: TestClient[Litestar]) -> float:
+    found = re.search(r"^dialogic_texts_dropped_total (\S+)$", client.get("/metrics").text, re.MULTILINE)
+    assert found, "the metric is exported"
+    return float(found.group(1))
+
+
+def test_client_deadline_drops_its_queued_texts_unscored(classifier: Classifier, settings: Settings) -> None:
+    """X-Request-Timeout-Ms: a text still queued when the client's deadline passes is answered with a
+    fast 503 and dropped, never scored, while the request ahead of it is unaffected."""
+    late = "Deadline test: a post whose client stops waiting after 200 ms"
+    with app_client(classifier, settings, model_workers=1) as client:
+        runtime: Runtime = client.app.state.runtime
+        assert runtime.batcher is not None
+        held, dropped_before = HeldModel(classifier), dropped_texts(client)
+        with pytest.MonkeyPatch.context() as mp, ThreadPoolExecutor(1) as pool:
+            mp.setattr(runtime.batcher, "classifier", held)
+            first = pool.submit(client.post, "/v1/classify", json={"text": "Deadline test: the post ahead"})
+            assert held.inside.wait(30)  # the only model worker is busy with the first post
+            started = time.monotonic()
+            response = client.post(
+                "/v1/classify", json={"text": late}, headers={"X-Request-Timeout-Ms": "200"}
+            )
+            waited = time.monotonic() - started
+            held.release.set()
+            assert first.result().status_code == 200
+            give_up = time.monotonic() + 30
+            while dropped_texts(client) == dropped_before and time.monotonic() < give_up:
+                time.sleep(0.02)  # the worker reaches the late text only after the first
+        body = assert_problem(response, 503)
+        assert body["type"] in {"/problems/request-timeout", "/problems/timeout"}  # whichever clock fired
+        assert response.headers["retry-after"] == "1"
+        assert 0.2 <= waited < 5  # its own deadline, not the server's 30 s
+        assert dropped_texts(client) == dropped_before + 1
+        assert held.scored == ["Deadline test: the post ahead"]  # the late text never reached the model
+        again = client.post("/v1/classify", json={"text": late})  # nothing was cached for it either
+        assert again.status_code == 200 and again.json()["cached"] is False
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-5", "1.5", "", "1e3", "1_000", "1234567890"])
+def test_client_deadline_must_be_whole_milliseconds(client: TestClient[Litestar], value: str) -> None:
+    response = client.post("/v1/classify", json={"text": "hello"}, headers={"X-Request-Timeout-Ms": value})
+    body = assert_problem(response, 400, "/problems/invalid-request")
+    assert "X-Request-Timeout-Ms" in body["detail"]
+
+
+@pytest.mark.parametrize("value", ["5000", "999999999"])  # the last is beyond the server's limit
+def test_a_client_deadline_that_is_met_changes_nothing(client: TestClient[Litestar], value: str) -> None:
+    for path, body in (
+        ("/v1/classify", {"text": f"Deadline {value!r}: our new store opens today"}),
+        ("/v1/classify/batch", {"items": [{"text": f"Deadline {value!r}: thanks for the help!"}]}),
+    ):
+        response = client.post(path, json=body, headers={"X-Request-Timeout-Ms": value})
+        assert response.status_code == 200, response.text
