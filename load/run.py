@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 from load.server import REPO, serve, service_argv
 
@@ -30,11 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile", choices=("step", "spike"), default=os.environ.get("DIALOGIC_LOAD_PROFILE", "step")
     )
+    parser.add_argument("--reports", type=Path, default=REPORTS, help="where the reports go")
     parser.add_argument("locust_args", nargs="*", help="passed on to Locust (after --)")
     args = parser.parse_args(argv)
 
-    REPORTS.mkdir(parents=True, exist_ok=True)
-    prefix = REPORTS / f"load-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}-{args.profile}"
+    args.reports.mkdir(parents=True, exist_ok=True)
+    prefix = args.reports / f"load-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}-{args.profile}"
     with serve(service_argv(), log_path=prefix.with_name(prefix.name + "-service.log")) as server:
         command = [
             sys.executable, "-m", "locust", "-f", str(REPO / "load" / "locustfile.py"), "--headless",
@@ -46,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         except subprocess.TimeoutExpired:
             print(f"load: Locust did not finish within {args.duration_s + GRACE_S:.0f} s", file=sys.stderr)
             code = 1
-    print(f"load: {'PASS' if code == 0 else 'FAIL'} (reports: {prefix.relative_to(REPO)}*)")
+    print(f"load: {'PASS' if code == 0 else 'FAIL'} (reports: {prefix}*)")
     return code
 
 
