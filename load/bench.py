@@ -39,7 +39,6 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -48,6 +47,7 @@ from load.rawhttp import Connection, ConnectionClosed
 from load.server import REPO, Server, naive_argv, serve, service_argv
 from load.texts import TextSampler, load_posts
 from model.classifier import BACKENDS, Backend, Classifier
+from model.onnx_int8 import describe_cpu
 
 REPORTS = REPO / "load" / "reports"
 CLIENT_TIMEOUT_S = 10.0
@@ -343,21 +343,6 @@ def fmt(value: float | None, width: int = 8) -> str:
     return f"{value:>{width}.1f}" if value is not None else f"{'-':>{width}}"
 
 
-def cpu_model() -> str:
-    """The CPU's model name and the vector extensions by which ONNX Runtime picks its int8 kernels (the
-    int8 ceiling was 227 posts/s on an AVX2-only EPYC VM and 541 on a VNNI Xeon VM, both 2 CPUs)."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or platform.machine()
-    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if "model name" in line), "")
-    flags = next(
-        (set(line.split(":", 1)[1].split()) for line in info.splitlines() if line.startswith("flags")), set()
-    )
-    extensions = [f for f in ("avx2", "avx512f", "avx_vnni", "avx512_vnni", "amx_int8") if f in flags]
-    return f"{name or platform.machine()}; {' '.join(extensions) or 'no AVX2'}"
-
-
 def redis_reachable(url: str) -> bool:
     parsed = httpx.URL(url)
     try:
@@ -426,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
 
     checks = targets(rows, "fp32")
     print(
-        f"\nDialogic bench {stamp} UTC, {platform.node()}, {os.cpu_count()} CPUs ({cpu_model()}), "
+        f"\nDialogic bench {stamp} UTC, {platform.node()}, {os.cpu_count()} CPUs ({describe_cpu()}), "
         f"backend {args.backend}, cache {'redis' if redis_url else 'memory'}, "
         f"{args.duration:.0f} s per phase in {args.rounds} turns\n"
     )
@@ -439,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
                 "machine": {
                     "node": platform.node(),
                     "cpus": os.cpu_count(),
-                    "processor": cpu_model(),
+                    "processor": describe_cpu(),
                 },
                 "backend": args.backend,
                 "cache": "redis" if redis_url else "memory",

@@ -22,6 +22,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
 
+from model import onnx_int8
 from model.baselines import labels_of, load_split, train_baselines
 from model.classifier import ARTIFACT_DIR, BACKENDS, LABELS, META_FILE, Classifier, softmax
 from model.data import DEFAULT_BUILD_DIR
@@ -160,6 +161,7 @@ def evaluate(artifact: Path, build_dir: Path, backend: str = "fp32", write: bool
         "agreement": float((other_probs.argmax(1) == probs["gold"].argmax(1)).mean()),
         "max_abs_prob_diff": float(np.abs(other_probs - probs["gold"]).max()),
         f"{other}_seconds_per_1000": round(1000 * other_s / max(1, len(gold_texts)), 1),
+        "cpu": onnx_int8.describe_cpu(),  # int8 scores depend on the CPU's int8 kernels
     }
 
     gold_rows = sets["gold"]
@@ -504,6 +506,11 @@ would depend on its neighbours. `DIALOGIC_MODEL_BACKEND=fp32` serves the referen
 | {other} | {fmt(quant[other])} |
 
 Label agreement {100 * quant["agreement"]:.1f}%, max |Δp| {quant["max_abs_prob_diff"]:.3f}.
+Measured on: {quant["cpu"]}.
+
+ONNX Runtime picks its int8 kernels by the CPU's instruction set (AVX2, AVX-512 VNNI, AMX), so int8
+scores differ slightly from one CPU type to another; fp32's do not. Check the rule on the serving
+hardware with `dialogic evaluate --backend int8 --no-write`.
 
 ## Limitations
 
