@@ -13,7 +13,7 @@
 (e) overload: 512 concurrent single-item clients, counting 200s, 503s and client timeouts.
 
 Throughput and latency come from N client workers, each on its own keep-alive connection, for a
-bounded duration. The client (load/rawhttp.py, about 0.2 CPU-ms per request; httpx took 5) runs on the
+bounded duration. The client (load/rawhttp.py, 0.1-0.2 CPU-ms per request; httpx took 5) runs on the
 same machine, so it still takes some CPU from the server: compare the ratios within one run.
 The servers run side by side, and at each concurrency the service and the naive servers take turns
 in `--rounds` slices, the order reversed every other round: the host's speed drifts by a third within

@@ -42,9 +42,9 @@ PROTECTED_PREFIX = "/v1/"
 DEADLINE_OPT = "request_deadline"  # handler opt: the request deadline applies (bounded JSON requests)
 TIMEOUT_HEADER = "X-Request-Timeout-Ms"  # the client's own deadline: milliseconds from arrival
 CLIENT_DEADLINE = "dialogic_client_deadline"  # where the gate leaves it for the handler, in scope["state"]
+_MILLISECONDS = re.compile(r"[0-9]{1,9}")  # nine digits bound the parse; the server's own limit caps it
+MAX_TIMEOUT_MS = 10**9 - 1  # the largest value _MILLISECONDS admits (for the OpenAPI schema)
 _DIGEST = re.compile(r"[0-9a-f]{64}")
-MAX_TIMEOUT_MS = 999_999_999  # nine digits: the parse stays bounded; the server's own limit caps it anyway
-_MILLISECONDS = re.compile(r"[0-9]{1,9}")
 log = logging.getLogger("dialogic.security")
 
 
