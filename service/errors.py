@@ -105,7 +105,7 @@ def _from_overloaded(exc: Overloaded) -> ProblemDetailsException:
 
 
 def _from_deadline(exc: DeadlineExceeded) -> ProblemDetailsException:
-    return TIMEOUT.exception("The model did not answer within the request deadline.", headers=_RETRY)
+    return TIMEOUT.exception("The model could not answer within the request deadline.", headers=_RETRY)
 
 
 def _from_undecodable(exc: RecursionError | UnicodeDecodeError) -> ProblemDetailsException:

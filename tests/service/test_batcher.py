@@ -107,6 +107,27 @@ async def test_expired_texts_are_dropped_before_compute() -> None:
     assert ["late"] not in model.batches
 
 
+async def test_texts_that_would_miss_their_deadline_are_refused_at_once() -> None:
+    """At the workers' recent pace (50 ms a text here), the texts queued ahead decide whether a new one
+    can come back before its deadline; one that cannot is refused now, not when its deadline passes."""
+    model = FakeModel(delay_s=0.05)
+    batcher = make(model, max_size=1)  # one worker
+    await batcher.predict(["pace"])
+    model.gate.clear()
+    ahead = [asyncio.ensure_future(batcher.predict([t])) for t in "abcd"]
+    await asyncio.sleep(0.05)  # "a" is inside the model; b, c and d wait: 150 ms of work ahead
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceeded):
+        await batcher.predict(["hasty"], deadline=started + 0.1)
+    assert time.monotonic() - started < 0.05
+    patient = asyncio.ensure_future(batcher.predict(["patient"], deadline=started + 5))
+    model.gate.set()
+    assert [p.label for p in await patient] == ["patient"]
+    await asyncio.gather(*ahead)
+    await batcher.stop()
+    assert ["hasty"] not in model.batches
+
+
 async def test_stop_drains_the_queue_then_refuses() -> None:
     model = FakeModel(delay_s=0.02)
     batcher = make(model, max_size=2)
