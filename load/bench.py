@@ -409,9 +409,9 @@ def main(argv: list[str] | None = None) -> int:
         if servers:
             rows += asyncio.run(http_phases(servers, TextSampler(posts), args.duration, args.rounds))
 
-    checks = targets(rows, "fp32")
+    checks, cpu = targets(rows, "fp32"), describe_cpu()
     print(
-        f"\nDialogic bench {stamp} UTC, {platform.node()}, {os.cpu_count()} CPUs ({describe_cpu()}), "
+        f"\nDialogic bench {stamp} UTC, {platform.node()}, {os.cpu_count()} CPUs ({cpu}), "
         f"backend {args.backend}, cache {'redis' if redis_url else 'memory'}, "
         f"{args.duration:.0f} s per phase in {args.rounds} turns\n"
     )
@@ -424,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
                 "machine": {
                     "node": platform.node(),
                     "cpus": os.cpu_count(),
-                    "processor": describe_cpu(),
+                    "processor": cpu,
                 },
                 "backend": args.backend,
                 "cache": "redis" if redis_url else "memory",
