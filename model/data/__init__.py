@@ -23,6 +23,7 @@ DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
 DEFAULT_BUILD_DIR = PACKAGE_DIR / "build"
 GOLD_FILE = PACKAGE_DIR / "gold.jsonl"
 READ_LABELS_FILE = PACKAGE_DIR / "read_labels.jsonl"
+WRITTEN_FILE = PACKAGE_DIR / "written.jsonl"  # training posts written by the team (they carry text)
 
 SOURCE_FILES = (
     "ibm_customer_care",
@@ -35,6 +36,10 @@ SOURCE_FILES = (
     "twcs_customer_support",
     "fortune100_corporate",
     "crisislex_t26_sources",
+    "political_social_media",
+    "kwartler_brand_care",
+    "citibanamex_es",
+    "fb_news_pages",
 )
 
 Record = dict[str, Any]
@@ -90,7 +95,19 @@ def group_key(rec: Record) -> str:
         return "f100:" + rec["author"]
     if s == "ta1c":
         return "ta1c:" + rec["media_name"]
+    if s == "jbencina_facebook_news":
+        return "fbnews:" + rec["author"]
+    if s == "kwartler_text_mining":  # one customer's exchange with the care team
+        return "kw:" + (rec.get("in_reply_to_screen_name") or _first_handle(rec["text"]) or rec["id"]).lower()
+    if s == "citibanamex_twitter":
+        handle = _first_handle(rec["text"])
+        return "cbx:" + (handle.lower() if handle else rec["id"])
     return rec["id"]
+
+
+def _first_handle(text: str) -> str | None:
+    m = re.match(r"@(\w+)", text)
+    return m.group(1) if m else None
 
 
 _RT_PREFIX = re.compile(r"^(?:rt\s+@user\s*:?\s*)+")

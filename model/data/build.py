@@ -25,16 +25,19 @@ from model.data import (
     DEFAULT_DATA_DIR,
     GOLD_FILE,
     READ_LABELS_FILE,
+    WRITTEN_FILE,
     Record,
     group_key,
     load_labels,
     load_sources,
     near_dup_key,
+    read_jsonl,
     stable_bucket,
     write_jsonl,
 )
+from model.data.augment import RULE_ACTS, act_of, counterfactuals
 from model.data.rules import RULES, apply_rules, rule_votes
-from model.normalize import NORMALIZE_VERSION
+from model.normalize import NORMALIZE_VERSION, normalize
 
 SPLITS = ("train", "dev", "test")
 LABEL_SET = ("broadcast", "conversation")
@@ -50,7 +53,15 @@ def dup_key(norm: str) -> str:
     return near_dup_key(norm) or "=" + norm.lower()
 
 
-def example(rec: Record, label: str, origin: str, weight: float, rule: str | None = None) -> dict[str, Any]:
+def example(
+    rec: Record,
+    label: str,
+    origin: str,
+    weight: float,
+    rule: str | None = None,
+    act: str | None = None,
+    pool: str | None = None,
+) -> dict[str, Any]:
     return {
         "id": rec["id"],
         "text": rec["norm"],
@@ -60,8 +71,14 @@ def example(rec: Record, label: str, origin: str, weight: float, rule: str | Non
         "origin": origin,
         "weight": weight,
         "rule": rule,
+        "act": act,
+        "pool": pool,
         "group": group_key(rec),
     }
+
+
+def read_example(rec: Record, label: dict[str, Any], weight: float) -> dict[str, Any]:
+    return example(rec, label["label"], "read", weight, act=act_of(label), pool=label.get("pool"))
 
 
 def dedupe(rows: list[dict[str, Any]], banned: set[str]) -> tuple[list[dict[str, Any]], int, int]:
@@ -85,25 +102,28 @@ def dedupe(rows: list[dict[str, Any]], banned: set[str]) -> tuple[list[dict[str,
     return kept, leaked, len(rows) - leaked - len(kept)
 
 
+REFERENCES = ("gold", "read", "hard")  # label sets a rule's precision is measured on (see rule_report)
+MIN_RULE_PRECISION = 0.95  # on the hard-form pool; a rule below it was narrowed or dropped
+
+
 def _rule_counters(rule: str, label: str, tier: int) -> dict[str, Any]:
-    """Where a rule fires (overall and per source) and how often gold and read labels agree with it."""
-    return {
+    """Where a rule fires (overall and per source) and how often labels made by reading agree with it."""
+    counters: dict[str, Any] = {
         "rule": rule,
         "label": label,
         "tier": tier,
         "coverage": 0,
         "by_source": Counter(),
-        "gold_fired": 0,
-        "gold_correct": 0,
-        "read_fired": 0,
-        "read_correct": 0,
     }
+    for ref in REFERENCES:
+        counters[f"{ref}_fired"] = counters[f"{ref}_correct"] = 0
+    return counters
 
 
-def rule_report(
-    records: list[Record], gold: dict[str, dict[str, Any]], read: dict[str, dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """Per rule: coverage over all rows (and per source), precision on gold rows and on read rows."""
+def rule_report(records: list[Record], refs: dict[str, dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Per rule: coverage over all rows (and per source), precision on each reference label set: gold,
+    every read label, and the hard-form pool (read labels mined for the forms that mislead: mention-first
+    posts by organisations, comments in front of retweets, replies without a handle, very short posts)."""
     stats = {r.name: _rule_counters(r.name, r.label, r.tier) for r in RULES}
     combined = _rule_counters("COMBINED (tiers)", "-", 0)
     for rec in records:
@@ -115,19 +135,150 @@ def rule_report(
         for st, label in items:
             st["coverage"] += 1
             st["by_source"][rec["source"]] += 1
-            for ref, pre in ((gold, "gold"), (read, "read")):
+            for pre, ref in refs.items():
                 if rec["id"] in ref:
                     st[f"{pre}_fired"] += 1
                     st[f"{pre}_correct"] += int(ref[rec["id"]]["label"] == label)
     out = []
     for st in [*stats.values(), combined]:
-        for pre in ("gold", "read"):
-            st[f"{pre}_precision"] = (
-                (st[f"{pre}_correct"] / st[f"{pre}_fired"]) if st[f"{pre}_fired"] else None
-            )
+        for pre in refs:
+            fired = st[f"{pre}_fired"]
+            st[f"{pre}_precision"] = st[f"{pre}_correct"] / fired if fired else None
         st["by_source"] = dict(st["by_source"])
         out.append(st)
     return out
+
+
+def reference_labels(
+    by_id: dict[str, Record], gold_file: Path, read_file: Path
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Gold and read labels whose posts are in the data (a read label never shadows a gold one)."""
+    gold, read = load_labels(gold_file), load_labels(read_file)
+    missing = [i for i in [*gold, *read] if i not in by_id]
+    if missing:
+        print(
+            f"warning: {len(missing)} labelled ids not found in the data (e.g. {missing[:3]})",
+            file=sys.stderr,
+        )
+    gold = {i: v for i, v in gold.items() if i in by_id and v["label"] in LABEL_SET}
+    read = {i: v for i, v in read.items() if i in by_id and i not in gold and v["label"] in LABEL_SET}
+    return gold, read
+
+
+def candidates_by_split(
+    records: list[Record],
+    gold: dict[str, dict[str, Any]],
+    read: dict[str, dict[str, Any]],
+    read_weight: float,
+) -> tuple[dict[str, list[dict[str, Any]]], dict[tuple[str, str], list[dict[str, Any]]], dict[str, int]]:
+    """Read-labelled rows per split and the weak-labelled train pool per (source, label); gold ids and
+    every row of a gold group stay out; weak labels are not used in dev or test."""
+    by_id = {r["id"]: r for r in records}
+    gold_groups = {group_key(by_id[i]) for i in gold}
+    candidates: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
+    weak_pool: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    skipped = Counter[str]()
+    for rec in records:
+        if rec["id"] in gold:
+            continue
+        g = group_key(rec)
+        if g in gold_groups:
+            skipped["excluded_gold_group"] += 1
+            continue
+        split = split_of(g)
+        if rec["id"] in read:
+            candidates[split].append(read_example(rec, read[rec["id"]], read_weight))
+            continue
+        label, rule = apply_rules(rec)
+        if label is None:
+            skipped["unlabelled"] += 1
+        elif split != "train":
+            skipped["weak_in_eval"] += 1
+        else:
+            weak_pool[(rec["source"], label)].append(
+                example(rec, label, "weak", 1.0, rule, RULE_ACTS.get(rule or ""))
+            )
+    return candidates, weak_pool, dict(skipped)
+
+
+def capped_weak(
+    weak_pool: dict[tuple[str, str], list[dict[str, Any]]], weak_cap: int, rng: random.Random
+) -> list[dict[str, Any]]:
+    """At most `weak_cap` weak rows per source, split evenly over labels (unused room goes to the other)."""
+    weak: list[dict[str, Any]] = []
+    for source in sorted({s for s, _ in weak_pool}):
+        pools = {lab: sorted(weak_pool.get((source, lab), []), key=lambda r: r["id"]) for lab in LABEL_SET}
+        for pool in pools.values():
+            rng.shuffle(pool)
+        take = dict.fromkeys(LABEL_SET, 0)
+        room = weak_cap
+        while room > 0:
+            grew = [lab for lab in LABEL_SET if take[lab] < len(pools[lab])][:room]
+            if not grew:
+                break
+            for lab in grew:
+                take[lab] += 1
+            room -= len(grew)
+        for lab in LABEL_SET:
+            weak.extend(pools[lab][: take[lab]])
+    return weak
+
+
+def balanced(rows: list[dict[str, Any]], max_class_ratio: float, rng: random.Random) -> list[dict[str, Any]]:
+    """Downsample weak rows of the majority class to `max_class_ratio` x the minority class."""
+    counts = Counter(r["label"] for r in rows)
+    minority = min(LABEL_SET, key=lambda lab: counts[lab])
+    majority = LABEL_SET[1 - LABEL_SET.index(minority)]
+    limit = int(max_class_ratio * counts[minority])
+    if counts[majority] <= limit:
+        return rows
+    maj_weak = [r for r in rows if r["label"] == majority and r["origin"] == "weak"]
+    rng.shuffle(maj_weak)
+    drop = {r["id"] for r in maj_weak[: counts[majority] - limit]}
+    return [r for r in rows if r["id"] not in drop]
+
+
+def written_examples(path: Path, weight: float) -> list[dict[str, Any]]:
+    """Posts the team wrote for kinds of post the data lacks (train only; never evaluated on)."""
+    if not path.exists():
+        return []
+    return [
+        {
+            "id": row["id"],
+            "text": normalize(row["text"]),
+            "label": row["label"],
+            "source": "written",
+            "lang": row.get("lang"),
+            "origin": "written",
+            "weight": weight,
+            "rule": None,
+            "act": row.get("act"),
+            "pool": None,
+            "group": row["id"],
+        }
+        for row in read_jsonl(path)
+    ]
+
+
+def with_counterfactuals(train: list[dict[str, Any]], banned: set[str]) -> list[dict[str, Any]]:
+    """Counterfactual copies of train rows (model.data.augment) that collide with no evaluation text and
+    no other train row; broadcast posts of train serve as the retweeted texts."""
+    seen = banned | {dup_key(r["text"]) for r in train}
+    copies = []
+    for row in counterfactuals(train, broadcast_tails(train)):
+        key = dup_key(row["text"])
+        if key not in seen:
+            seen.add(key)
+            copies.append(row)
+    return copies
+
+
+TAIL_ACTS = {"announcement", "headline", "link_share", "promotion"}
+
+
+def broadcast_tails(rows: list[dict[str, Any]]) -> list[str]:
+    """Texts to put after a comment as the retweeted post: the split's own announcements and news."""
+    return sorted(r["text"] for r in rows if r["label"] == "broadcast" and r["act"] in TAIL_ACTS)
 
 
 def build(
@@ -139,48 +290,18 @@ def build(
     seed: int = 13,
     gold_file: Path = GOLD_FILE,
     read_file: Path = READ_LABELS_FILE,
+    written_file: Path = WRITTEN_FILE,
 ) -> dict[str, Any]:
     t0 = time.time()
     records = load_sources(data_dir)
     by_id = {r["id"]: r for r in records}
     if len(by_id) != len(records):
         raise ValueError("source ids are not unique across files")
-    gold = load_labels(gold_file)
-    read = load_labels(read_file)
-    missing = [i for i in [*gold, *read] if i not in by_id]
-    if missing:
-        print(
-            f"warning: {len(missing)} labelled ids not found in the data (e.g. {missing[:3]})",
-            file=sys.stderr,
-        )
-    gold = {i: v for i, v in gold.items() if i in by_id and v["label"] in LABEL_SET}
-    read = {i: v for i, v in read.items() if i in by_id and i not in gold and v["label"] in LABEL_SET}
-    gold_groups = {group_key(by_id[i]) for i in gold}
-
+    gold, read = reference_labels(by_id, gold_file, read_file)
     rng = random.Random(seed)
-    candidates: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
-    weak_pool: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    excluded_gold_group = dropped_weak_eval = unlabelled = 0
-    for rec in records:
-        if rec["id"] in gold:
-            continue
-        g = group_key(rec)
-        if g in gold_groups:
-            excluded_gold_group += 1
-            continue
-        split = split_of(g)
-        if rec["id"] in read:
-            candidates[split].append(example(rec, read[rec["id"]]["label"], "read", read_weight))
-            continue
-        label, rule = apply_rules(rec)
-        if label is None:
-            unlabelled += 1
-        elif split != "train":
-            dropped_weak_eval += 1  # dev/test are read labels only
-        else:
-            weak_pool[(rec["source"], label)].append(example(rec, label, "weak", 1.0, rule))
+    candidates, weak_pool, skipped = candidates_by_split(records, gold, read, read_weight)
 
-    gold_rows = [example(by_id[i], v["label"], "read", 1.0) for i, v in sorted(gold.items())]
+    gold_rows = [read_example(by_id[i], v, 1.0) for i, v in sorted(gold.items())]
     banned = {dup_key(r["text"]) for r in gold_rows}
     splits: dict[str, list[dict[str, Any]]] = {}
     leak_report: dict[str, dict[str, int]] = {}
@@ -189,57 +310,43 @@ def build(
         splits[split] = kept
         leak_report[split] = {"near_dup_of_earlier_split": leaked, "near_dup_collapsed": collapsed}
         banned |= {dup_key(r["text"]) for r in kept}
+    # Dev posts in another form: model selection and calibration must hold for the act in any form.
+    dev_cf = counterfactuals(splits["dev"], broadcast_tails(splits["dev"]))
+    banned |= {dup_key(r["text"]) for r in dev_cf}
 
-    # Weak examples: cap per source (split evenly over labels, unused room goes to the other label).
-    weak: list[dict[str, Any]] = []
-    for source in sorted({s for s, _ in weak_pool}):
-        pools = {lab: sorted(weak_pool.get((source, lab), []), key=lambda r: r["id"]) for lab in LABEL_SET}
-        for pool in pools.values():
-            rng.shuffle(pool)
-        take = dict.fromkeys(LABEL_SET, 0)
-        room = weak_cap
-        while room > 0:
-            progressed = False
-            for lab in LABEL_SET:
-                if room > 0 and take[lab] < len(pools[lab]):
-                    take[lab] += 1
-                    room -= 1
-                    progressed = True
-            if not progressed:
-                break
-        for lab in LABEL_SET:
-            weak.extend(pools[lab][: take[lab]])
-    train_all = candidates["train"] + weak
-    kept, leaked, collapsed = dedupe(train_all, banned)
+    pool = (
+        candidates["train"]
+        + written_examples(written_file, read_weight)
+        + capped_weak(weak_pool, weak_cap, rng)
+    )
+    kept, leaked, collapsed = dedupe(pool, banned)
     leak_report["train"] = {"near_dup_of_earlier_split": leaked, "near_dup_collapsed": collapsed}
-    # Class balance: downsample weak rows of the majority class to max_class_ratio x the minority class.
-    counts = Counter(r["label"] for r in kept)
-    minority = min(LABEL_SET, key=lambda lab: counts[lab])
-    majority = LABEL_SET[1 - LABEL_SET.index(minority)]
-    limit = int(max_class_ratio * counts[minority])
-    if counts[majority] > limit:
-        maj_weak = [r for r in kept if r["label"] == majority and r["origin"] == "weak"]
-        rng.shuffle(maj_weak)
-        drop = {r["id"] for r in maj_weak[: counts[majority] - limit]}
-        kept = [r for r in kept if r["id"] not in drop]
-    rng.shuffle(kept)
-    splits["train"] = kept
+    train = balanced(kept, max_class_ratio, rng)
+    train += with_counterfactuals(train, banned)
+    rng.shuffle(train)
+    splits["train"] = train
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for split in SPLITS:
         write_jsonl(out_dir / f"{split}.jsonl", splits[split])
     write_jsonl(out_dir / "gold.jsonl", gold_rows)
+    write_jsonl(out_dir / "dev_counterfactual.jsonl", dev_cf)
 
-    rules = rule_report(records, gold, read)
+    hard = {i: v for i, v in read.items() if v.get("pool") == "hard-form"}
     summary: dict[str, Any] = {
         "normalize_version": NORMALIZE_VERSION,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "source_rows": len(records),
         "gold_labels": len(gold),
+        "gold_organisation_labels": sum(v.get("pool") == "organisations" for v in gold.values()),
         "read_labels": len(read),
-        "excluded_rows_in_gold_groups": excluded_gold_group,
-        "weak_rows_in_dev_test_groups_dropped": dropped_weak_eval,
-        "rows_without_any_label": unlabelled,
+        "hard_form_labels": len(hard),
+        "written_posts": sum(r["origin"] == "written" for r in train),
+        "counterfactual_copies": sum(r["origin"] == "augmented" for r in train),
+        "dev_counterfactual_copies": len(dev_cf),
+        "excluded_rows_in_gold_groups": skipped.get("excluded_gold_group", 0),
+        "weak_rows_in_dev_test_groups_dropped": skipped.get("weak_in_eval", 0),
+        "rows_without_any_label": skipped.get("unlabelled", 0),
         "weak_cap_per_source": weak_cap,
         "read_weight": read_weight,
         "max_class_ratio": max_class_ratio,
@@ -249,7 +356,7 @@ def build(
             split: dict(Counter(r["lang"] or "null" for r in rows).most_common())
             for split, rows in [*splits.items(), ("gold", gold_rows)]
         },
-        "rules": rules,
+        "rules": rule_report(records, {"gold": gold, "read": read, "hard": hard}),
         "seconds": round(time.time() - t0, 1),
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False))
@@ -269,16 +376,16 @@ def _pct(x: float | None) -> str:
 
 
 def rules_markdown(rules: list[dict[str, Any]]) -> str:
+    heads = {"gold": "gold", "read": "read", "hard": "hard-form pool"}
     lines = [
-        "| rule | label | tier | coverage (rows) | gold fired | gold precision | read fired "
-        "| read precision |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| rule | label | tier | coverage (rows) | "
+        + " | ".join(f"{h} fired | {h} precision" for h in heads.values())
+        + " |",
+        "|---|---|---:|---:|" + "---:|---:|" * len(heads),
     ]
     for r in rules:
-        lines.append(
-            f"| {r['rule']} | {r['label']} | {r['tier']} | {r['coverage']} | {r['gold_fired']} | "
-            f"{_pct(r['gold_precision'])} | {r['read_fired']} | {_pct(r['read_precision'])} |"
-        )
+        cells = " | ".join(f"{r.get(f'{k}_fired', 0)} | {_pct(r.get(f'{k}_precision'))}" for k in heads)
+        lines.append(f"| {r['rule']} | {r['label']} | {r['tier']} | {r['coverage']} | {cells} |")
     return "\n".join(lines)
 
 

@@ -64,16 +64,21 @@ def body(rec: Record) -> str:
 # --- textual cue lexicons (English first; a few common Spanish/French/Russian forms) -----------------
 
 _AUTO_DM = re.compile(
-    r"\b(thanks?|thank you|thx)\s+(so much\s+)?(for|4)\s+(the\s+)?(follow|following|the add)\b"
+    r"\b(thanks?|thank you|thx)\s+(so much\s+)?(for|4)\s+(the\s+)?(follow|following|the add)\b(?! up)"
     r"|\bfollow(ed)? (me|us) back\b|\bsent (you|via) (a|an)?\s*(auto)?\s*dm\b|\bvia true ?twit\b",
 )
+# What makes a follow-back an auto-DM rather than personal thanks: it pushes something.
+_PUSH = re.compile(r"\bhttp\b|\b(visit|check out|shop|use code|code|newsletter|subscribe|download|sign up)\b")
 _PITCH = re.compile(
     r"\b\d+\s?% off\b|\bshop now\b|\bbuy now\b|\border now\b|\bgiveaway\b|\benter to win\b"
     r"|\b(rt|retweet|follow)\s*(&|and|\+)?\s*(rt|retweet|follow)?\s*(to|for a chance to) win\b"
-    r"|\bfor a chance to win\b|\bchance to win\b|\blimited time\b|\bpromo code\b|\buse code\b"
+    r"|\bfor a chance to win\b|\bchance to win\b|\bpromo code\b|\buse code\b"
     r"|\bwe'?re hiring\b|\bfree shipping\b|\bsign up (now|today)\b|\bregister (now|today)\b"
-    r"|\bdon'?t miss\b|\bcheck out our\b|\bofficial rules\b|\bsweepstakes\b|\bcontest\b",
+    r"|\bofficial rules\b|\bsweepstakes\b",
 )
+# Cues that also turn up in replies about a person's own case ("your contest entry", "the limited time
+# offer ended"): a pitch only when nobody is addressed.
+_PITCH_UNADDRESSED = re.compile(r"\blimited time\b|\bdon'?t miss\b|\bcheck out our\b|\bcontest\b")
 _CARE = re.compile(
     r"\b(sorry|apologi[sz]e|apologies|inconvenience|frustrat\w*|understand)\b"
     r"|\b(dm|direct message|private message|pm)\b.{0,25}\b(us|me)\b|\b(send|shoot|drop) us\b"
@@ -98,7 +103,8 @@ ORG_SOURCES = {"Government", "NGOs", "Business", "Media"}
 
 
 def _pitch(rec: Record) -> bool:
-    return bool(_PITCH.search(_t(rec)))
+    t = _t(rec)
+    return bool(_PITCH.search(t) or (not addressed(rec) and _PITCH_UNADDRESSED.search(t)))
 
 
 def _care(rec: Record) -> bool:
@@ -131,7 +137,7 @@ def _r_retweet(rec: Record) -> bool:
 
 
 def _r_auto_dm(rec: Record) -> bool:
-    return bool(_AUTO_DM.search(_t(rec))) and not _care(rec)
+    return bool(_AUTO_DM.search(_t(rec)) and _PUSH.search(_t(rec))) and not _care(rec)
 
 
 def _r_pitch(rec: Record) -> bool:
@@ -243,16 +249,18 @@ RULES: tuple[Rule, ...] = (
         "auto_dm",
         BROADCAST,
         1,
-        "Templated follow-back / auto-DM ('thanks for following', 'via TrueTwit'): identical for every "
-        "recipient.",
+        "Templated follow-back / auto-DM ('thanks for following', 'via TrueTwit') that pushes a link, "
+        "a code, a shop or a newsletter: identical for every recipient (plain thanks for a follow is not "
+        "one).",
         _r_auto_dm,
     ),
     Rule(
         "pitch_or_contest",
         BROADCAST,
         1,
-        "Sales pitch or contest cue (% off, shop now, giveaway, RT to win, promo code, we're hiring, don't "
-        "miss): a pitch is broadcast even when delivered to a handle, unless it is a care reply.",
+        "Sales pitch or contest cue (% off, shop now, giveaway, RT to win, promo code, we're hiring; "
+        "'contest', 'limited time', \"don't miss\" only when nobody is addressed): a pitch is broadcast even "
+        "when delivered to a handle, unless it is a care reply.",
         _r_pitch,
     ),
     Rule(

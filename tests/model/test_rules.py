@@ -127,3 +127,26 @@ def test_abstains_without_evidence_or_on_conflict() -> None:
     votes = rule_votes(conflict)
     assert "pitch_or_contest" in votes and "addressed_care_language" in votes
     assert apply_rules(conflict) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("record", "rule"),
+    [
+        # Narrowed after measuring precision on the hard-form pool (model card, weak-labelling rules).
+        (rec("@sam Thanks so much for following up, I'll pass this to our team. *HK"), "auto_dm"),
+        (rec("@sam Thanks for the follow, Sam!"), "auto_dm"),
+        (rec("@sam We love your contest entry! 🎃"), "pitch_or_contest"),
+        (
+            rec("@sam That limited time offer ended last week, but your receipt still qualifies."),
+            "pitch_or_contest",
+        ),
+    ],
+)
+def test_narrowed_rules_stay_silent_on_replies_about_the_persons_case(
+    record: dict[str, Any], rule: str
+) -> None:
+    assert rule not in rule_votes(record)
+
+
+def test_unaddressed_contest_and_limited_time_cues_still_fire() -> None:
+    assert "pitch_or_contest" in rule_votes(rec("Limited time: our photo contest closes Friday!"))

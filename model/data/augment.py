@@ -1,0 +1,135 @@
+"""Counterfactual training copies: the same act in another form.
+
+Most labelled posts carry their label in a typical form (care replies start with a handle, press lines
+do not, comments in front of a retweet are rare), so a model can learn the form instead of the act. For
+each training post whose act is known, one copy changes the form where the labelling guide says the
+form does not decide: a care reply loses its leading handle, a press line gains one, a thank-you to one
+account becomes a comment in front of a retweet, a link is dropped. The copy keeps the label.
+
+The act comes from the annotator (`act` in the label files), else from the annotator's note (older
+labels), else from the weak rule that labelled the post.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from model import perturb
+
+Row = dict[str, Any]
+
+# Changes of form that keep each act's label (LABELING.md: the form is evidence, never the label).
+KEEPS: dict[str, tuple[str, ...]] = {
+    "care_reply": ("strip_handle",),
+    "answer": ("strip_handle",),
+    "question_to_person": ("strip_handle",),
+    "reply": ("strip_handle",),
+    "winner_notice": ("strip_handle",),
+    "invitation": ("strip_handle",),
+    "thanks_to_person": ("rt_tail", "strip_handle"),
+    "congrats_to_person": ("rt_tail", "strip_handle"),
+    "comment_to_author": ("swap_rt_tail",),
+    "pitch_reply": ("strip_handle",),
+    "auto_dm": ("strip_handle",),
+    "announcement": ("add_handle", "dot_handle", "drop_link"),
+    "promotion": ("add_handle", "drop_link"),
+    "headline": ("add_handle", "drop_link"),
+    "link_share": ("add_handle",),
+    "event_report": ("add_handle",),
+    "contest": ("add_handle",),
+    "appeal": ("add_handle",),
+    "statement": ("rt_tail",),
+}
+RULE_ACTS = {
+    "agent_reply": "care_reply",
+    "addressed_care_language": "care_reply",
+    "addressed_thanks": "thanks_to_person",
+    "addressed_question": "question_to_person",
+    "pitch_or_contest": "promotion",
+    "auto_dm": "auto_dm",
+    "corporate_post": "announcement",
+    "news_outlet_post": "headline",
+    "headline_link": "link_share",
+}
+# Older labels have a note and no act; these notes name one plainly (first match wins).
+NOTE_ACTS: tuple[tuple[re.Pattern[str], str | None], ...] = tuple(
+    (re.compile(p), act)
+    for p, act in (
+        (r"retweet", None),
+        (r"care reply|apolog|support reply", "care_reply"),
+        (r"customer", None),
+        (r"headline|news", "headline"),
+        (r"announcement", "announcement"),
+        (r"promo|offer", "promotion"),
+        (r"reply in (thread|argument)|reply to (a |named )?(user|account)", "reply"),
+        (r"question (put )?to (a |one |named )", "question_to_person"),
+        (r"thank.*(named|specific|addressed|one)", "thanks_to_person"),
+    )
+)
+WEAK_SHARE = 0.5  # of weak rows with a known act that get a copy (every read row does)
+_TAIL_WORDS = 20
+
+
+def _hash(text: str) -> int:
+    return int(hashlib.sha256(text.encode()).hexdigest(), 16)
+
+
+def act_of(label: dict[str, Any]) -> str | None:
+    """The act of a labelled post: the annotator's, else the one its note names plainly."""
+    if label.get("act"):
+        return str(label["act"])
+    note = (label.get("note") or "").lower()
+    return next((act for pattern, act in NOTE_ACTS if pattern.search(note)), None)
+
+
+def _tail(text: str) -> str:
+    return " ".join(re.sub(r"^(?:rt\s+@user\s*:?\s*)+", "", text, flags=re.I).split()[:_TAIL_WORDS])
+
+
+def variant(row: Row, act: str, tails: Sequence[str]) -> tuple[str, str] | None:
+    """(operation, new text) for the first operation that applies, starting at one chosen by the id."""
+    ops = KEEPS.get(act, ())
+    if not ops:
+        return None
+    start = _hash(row["id"]) % len(ops)
+    for op in ops[start:] + ops[:start]:
+        if op == "rt_tail":
+            comment = perturb.strip_handle(row["text"]) or row["text"]
+            text = perturb.add_rt_tail(comment, _tail(tails[_hash(row["id"] + op) % len(tails)]))
+        elif op == "swap_rt_tail":
+            text = perturb.swap_rt_tail(row["text"], [_tail(t) for t in tails[:50]])
+        else:
+            text = perturb.PERTURBATIONS[op](row["text"])
+        if text:
+            return op, text
+    return None
+
+
+def counterfactuals(rows: Sequence[Row], tails: Sequence[str]) -> list[Row]:
+    """One copy per eligible row (all read rows, WEAK_SHARE of weak rows), label and group kept.
+
+    `tails` are broadcast posts of the same split, put after a comment as the retweeted text."""
+    out = []
+    for row in rows:
+        act = row.get("act")
+        if act is None or (row["origin"] == "weak" and _hash(row["id"]) % 100 >= 100 * WEAK_SHARE):
+            continue
+        made = variant(row, act, tails)
+        if made is None:
+            continue
+        op, text = made
+        out.append(
+            {
+                **row,
+                "id": f"{row['id']}~{op}",
+                "text": text,
+                "origin": "augmented",
+                "rule": op,
+                "weight": row["weight"] / 2,
+                "parent": row["id"],
+            }
+        )
+    return out
