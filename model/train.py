@@ -18,6 +18,7 @@ import random
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -103,84 +104,118 @@ def save_artifact(model: Any, tokenizer: Any, out: Path, meta: dict[str, Any]) -
     tmp.rename(out)
 
 
-def train(args: argparse.Namespace) -> dict[str, Any]:
-    t_start = time.time()
-    torch.set_num_threads(args.threads)
-    seed_everything(args.seed)
-    build_dir = Path(args.build)
-    train_rows = list(read_jsonl(build_dir / "train.jsonl"))
-    dev_rows = list(read_jsonl(build_dir / "dev.jsonl"))
-    if args.limit:
-        train_rows = train_rows[: args.limit]
+@dataclass
+class Encoded:
+    """One split as the model reads it: token ids, label indices, loss weights."""
+
+    ids: list[list[int]]
+    y: np.ndarray
+    weights: np.ndarray
+
+    @classmethod
+    def of(cls, tokenizer: Any, rows: list[dict[str, Any]], max_length: int) -> Encoded:
+        return cls(
+            tokenize(tokenizer, [r["text"] for r in rows], max_length),
+            np.array([LABELS.index(r["label"]) for r in rows], dtype=np.int64),
+            np.array([float(r.get("weight", 1.0)) for r in rows], dtype=np.float32),
+        )
+
+
+def load_build(build_dir: Path, limit: int = 0) -> dict[str, list[dict[str, Any]]]:
+    """train, dev and dev's counterfactual copies (dev posts in another form, same label)."""
     built_version = json.loads((build_dir / "summary.json").read_text()).get("normalize_version")
     if built_version != NORMALIZE_VERSION:
         raise SystemExit(
-            f"the build was normalised with v{built_version}, this code has "
-            f"v{NORMALIZE_VERSION}: "
+            f"the build was normalised with v{built_version}, this code has v{NORMALIZE_VERSION}: "
             "run `dialogic data build` again"
         )
-    model, tokenizer = Classifier.fresh(args.seed)
-    pad_id = tokenizer.pad_token_id
-    train_ids = tokenize(tokenizer, [r["text"] for r in train_rows], args.max_length)
-    dev_ids = tokenize(tokenizer, [r["text"] for r in dev_rows], args.max_length)
-    y_train = torch.tensor([LABELS.index(r["label"]) for r in train_rows])
-    w_train = torch.tensor([float(r.get("weight", 1.0)) for r in train_rows])
-    y_dev = np.array([LABELS.index(r["label"]) for r in dev_rows])
+    rows = {name: list(read_jsonl(build_dir / f"{name}.jsonl")) for name in ("train", "dev")}
+    cf_path = build_dir / "dev_counterfactual.jsonl"
+    rows["dev_cf"] = list(read_jsonl(cf_path)) if cf_path.exists() else []
+    if limit:
+        rows["train"] = rows["train"][:limit]
+    return rows
 
-    rng = random.Random(args.seed)
-    steps_per_epoch = math.ceil(len(train_rows) / args.batch_size)
-    plan = {"total": args.max_steps or int(args.epochs * steps_per_epoch)}
-    warmup = max(1, int(args.warmup * plan["total"]))
-    eval_every = max(1, min(steps_per_epoch // 2, args.eval_every or 10**9))
 
+def optimizer_for(model: Any, args: argparse.Namespace) -> torch.optim.Optimizer:
+    """AdamW without weight decay on biases and norms; the embedding table frozen if asked."""
     if args.freeze_embeddings:
         for p in model.bert.embeddings.parameters():
             p.requires_grad = False
     no_decay = ("bias", "LayerNorm.weight", "layer_norm", "norm.weight")
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     groups = [
         {
-            "params": [
-                p
-                for n, p in model.named_parameters()
-                if p.requires_grad and not any(k in n for k in no_decay)
-            ],
+            "params": [p for n, p in params if not any(k in n for k in no_decay)],
             "weight_decay": args.weight_decay,
         },
-        {
-            "params": [
-                p for n, p in model.named_parameters() if p.requires_grad and any(k in n for k in no_decay)
-            ],
-            "weight_decay": 0.0,
-        },
+        {"params": [p for n, p in params if any(k in n for k in no_decay)], "weight_decay": 0.0},
     ]
-    optimizer = torch.optim.AdamW(groups, lr=args.lr)
+    return torch.optim.AdamW(groups, lr=args.lr)
 
-    def lr_lambda(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return max(0.0, (plan["total"] - step) / max(1, plan["total"] - warmup))
 
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
-    budget_s = args.max_minutes * 60
-    reserve_s = 90.0  # final calibration, saving and the reload check
+class Plan:
+    """How many steps to run: the requested epochs, shrunk to the wall-clock budget once the step time is
+    known (and grown back when steps get faster: early step times on a shared machine are pessimistic)."""
+
+    def __init__(self, args: argparse.Namespace, steps_per_epoch: int) -> None:
+        self.wanted = args.max_steps or int(args.epochs * steps_per_epoch)
+        self.total = self.wanted
+        self.warmup = max(1, int(args.warmup * self.total))
+        self.eval_every = max(1, min(steps_per_epoch // 2, args.eval_every or 10**9))
+        self.budget_s = args.max_minutes * 60
+        self.reserve_s = 90.0  # final calibration, saving and the reload check
+
+    def lr_factor(self, step: int) -> float:
+        if step < self.warmup:
+            return (step + 1) / self.warmup
+        return max(0.0, (self.total - step) / max(1, self.total - self.warmup))
+
+    def refit(self, step: int, elapsed_s: float, train_s: float, eval_s: float) -> None:
+        per_step = train_s / step
+        evals_left = max(0, (self.total - step) // self.eval_every)
+        affordable = step + int((self.budget_s - elapsed_s - self.reserve_s - evals_left * eval_s) / per_step)
+        self.total = max(step + 1, min(self.wanted, affordable))
+
+
+def dev_score(model: Any, dev: Encoded, dev_cf: Encoded | None, pad_id: int) -> tuple[float, dict[str, Any]]:
+    """Model selection: dev macro-F1, averaged with the macro-F1 on dev's counterfactual copies when the
+    build has them, so a checkpoint that reads the form instead of the act is not the one kept."""
+    logits = predict_logits(model, dev.ids, pad_id)
+    f1 = macro_f1(dev.y, logits.argmax(1))
+    rec: dict[str, Any] = {"dev_macro_f1": round(f1, 4), "dev_nll": round(nll(softmax(logits), dev.y), 4)}
+    if dev_cf is None:
+        return f1, rec
+    cf_f1 = macro_f1(dev_cf.y, predict_logits(model, dev_cf.ids, pad_id).argmax(1))
+    rec["dev_counterfactual_macro_f1"] = round(cf_f1, 4)
+    return (f1 + cf_f1) / 2, rec
+
+
+def fit(
+    model: Any, data: dict[str, Encoded | None], pad_id: int, args: argparse.Namespace, t_start: float
+) -> dict[str, Any]:
+    """The training loop: weighted cross-entropy on length-bucketed batches, an evaluation every
+    `plan.eval_every` steps, early stopping with patience, the best checkpoint kept."""
+    train_set, dev, dev_cf = data["train"], data["dev"], data["dev_cf"]
+    assert train_set is not None and dev is not None
+    steps_per_epoch = math.ceil(len(train_set.ids) / args.batch_size)
+    plan = Plan(args, steps_per_epoch)
+    optimizer = optimizer_for(model, args)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, plan.lr_factor)
+    y, w = torch.from_numpy(train_set.y), torch.from_numpy(train_set.weights)
+    rng = random.Random(args.seed)
     history: list[dict[str, Any]] = []
-    best: dict[str, Any] = {"f1": -1.0, "state": None, "step": 0}
-    bad_evals = 0
-    step = 0
-    seen = 0
+    best: dict[str, Any] = {"score": -1.0, "state": None, "step": 0}
+    bad_evals = step = seen = 0
     stop_reason = "schedule finished"
     t_train = time.time()
-    bar = tqdm(total=plan["total"], desc="train", unit="step", dynamic_ncols=True, file=sys.stderr)
-    epoch = 0
-    done = False
-    while not done:
-        for batch in bucketed_batches([len(x) for x in train_ids], args.batch_size, rng):
+    bar = tqdm(total=plan.total, desc="train", unit="step", dynamic_ncols=True, file=sys.stderr)
+    while stop_reason == "schedule finished" and step < plan.total:
+        for batch in bucketed_batches([len(x) for x in train_set.ids], args.batch_size, rng):
             model.train()
-            enc = collate([train_ids[i] for i in batch], pad_id)
-            logits = model(**enc).logits
-            loss_each = torch.nn.functional.cross_entropy(logits, y_train[batch], reduction="none")
-            w = w_train[batch]
-            loss = (loss_each * w).sum() / w.sum()
+            logits = model(**collate([train_set.ids[i] for i in batch], pad_id)).logits
+            loss_each = torch.nn.functional.cross_entropy(logits, y[batch], reduction="none")
+            loss = (loss_each * w[batch]).sum() / w[batch].sum()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -189,43 +224,30 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             step += 1
             seen += len(batch)
             bar.update(1)
-            elapsed = time.time() - t_start
-            if step == 30 or (step % 200 == 0):
-                # Fit the schedule into the budget once the real step time is known (evals included).
-                per_step = (time.time() - t_train) / step
-                evals_left = max(0, (plan["total"] - step) // eval_every)
-                eval_cost = (
-                    history[-1]["eval_s"] if history else per_step * len(dev_ids) / args.batch_size / 3
-                )
-                affordable = step + int((budget_s - elapsed - reserve_s - evals_left * eval_cost) / per_step)
-                # Shrink to the budget, or grow back towards the requested epochs when steps got faster
-                # (the machine is shared: early step times can be pessimistic).
-                wanted = args.max_steps or int(args.epochs * steps_per_epoch)
-                new_total = max(step + 1, min(wanted, affordable))
-                if new_total != plan["total"]:
-                    plan["total"] = new_total
-                    bar.total = plan["total"]
-                    bar.refresh()
+            if step == 30 or step % 200 == 0:
+                eval_s = history[-1]["eval_s"] if history else 0.0
+                plan.refit(step, time.time() - t_start, time.time() - t_train, eval_s)
+                bar.total = plan.total
+                bar.refresh()
             bar.set_postfix(loss=f"{loss.item():.3f}", ex_s=f"{seen / (time.time() - t_train):.0f}")
-            last = step >= plan["total"]
-            if step % eval_every == 0 or last:
+            if step % plan.eval_every == 0 or step >= plan.total:
                 t_eval = time.time()
-                dev_logits = predict_logits(model, dev_ids, pad_id)
-                f1 = macro_f1(y_dev, dev_logits.argmax(1))
+                score, rec = dev_score(model, dev, dev_cf, pad_id)
                 rec = {
                     "step": step,
                     "epoch": round(step / steps_per_epoch, 2),
-                    "dev_macro_f1": round(f1, 4),
-                    "dev_nll": round(nll(softmax(dev_logits), y_dev), 4),
+                    **rec,
+                    "score": round(score, 4),
                     "loss": round(loss.item(), 4),
                     "elapsed_s": round(time.time() - t_start, 1),
                     "eval_s": round(time.time() - t_eval, 1),
                 }
                 history.append(rec)
                 tqdm.write(json.dumps(rec), file=sys.stderr)
-                if f1 > best["f1"] + 1e-4:
+                if score > best["score"] + 1e-4:
                     best = {
-                        "f1": f1,
+                        "score": score,
+                        "f1": rec["dev_macro_f1"],
                         "step": step,
                         "state": {k: v.detach().clone() for k, v in model.state_dict().items()},
                     }
@@ -234,36 +256,60 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                     bad_evals += 1
                     if bad_evals >= args.patience:
                         stop_reason = f"early stop: no dev gain in {args.patience} evaluations"
-                        done = True
-            if last and not done:
-                done = True
+                        break
+            if step >= plan.total:
                 if step < int(args.epochs * steps_per_epoch) and not args.max_steps:
                     stop_reason = "time budget"
-            if done:
                 break
-        epoch += 1
     bar.close()
     train_s = time.time() - t_train
     model.load_state_dict(best["state"])
     model.eval()
+    return {
+        "history": history,
+        "best": best,
+        "steps": step,
+        "steps_per_epoch": steps_per_epoch,
+        "stop_reason": stop_reason,
+        "train_s": train_s,
+        "seen": seen,
+    }
 
-    dev_logits = predict_logits(model, dev_ids, pad_id)
-    temperature = fit_temperature(dev_logits, y_dev)
+
+def train(args: argparse.Namespace) -> dict[str, Any]:
+    t_start = time.time()
+    torch.set_num_threads(args.threads)
+    seed_everything(args.seed)
+    build_dir = Path(args.build)
+    rows = load_build(build_dir, args.limit)
+    model, tokenizer = Classifier.fresh(args.seed)
+    pad_id = tokenizer.pad_token_id
+    data = {name: Encoded.of(tokenizer, r, args.max_length) if r else None for name, r in rows.items()}
+    run = fit(model, data, pad_id, args, t_start)
+
+    # Calibrate on dev and its counterfactual copies: the scores must hold for posts in any form.
+    calib_rows = rows["dev"] + rows["dev_cf"]
+    calib = Encoded.of(tokenizer, calib_rows, args.max_length)
+    calib_logits = predict_logits(model, calib.ids, pad_id)
+    temperature = fit_temperature(calib_logits, calib.y)
+    dev = data["dev"]
+    assert dev is not None
+    dev_logits = predict_logits(model, dev.ids, pad_id)
     dev_probs = softmax(dev_logits / temperature)
     out = Path(args.out)
-    meta = {
+    meta: dict[str, Any] = {
         "name": ARTIFACT_NAME,
         "labels": list(LABELS),
         "temperature": temperature,
-        "normalize_version": built_version,  # the version the training texts were normalised with
+        "normalize_version": NORMALIZE_VERSION,  # the version the training texts were normalised with
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "base_model": "sentence-transformers/all-MiniLM-L6-v2",
         "training": {
             "seed": args.seed,
             "epochs_planned": args.epochs,
-            "steps": step,
-            "best_step": best["step"],
-            "epochs_run": round(step / steps_per_epoch, 2),
+            "steps": run["steps"],
+            "best_step": run["best"]["step"],
+            "epochs_run": round(run["steps"] / run["steps_per_epoch"], 2),
             "batch_size": args.batch_size,
             "lr": args.lr,
             "max_length": args.max_length,
@@ -271,24 +317,25 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             "weight_decay": args.weight_decay,
             "patience": args.patience,
             "freeze_embeddings": args.freeze_embeddings,
-            "stop_reason": stop_reason,
-            "train_seconds": round(train_s),
-            "examples_per_second": round(seen / train_s, 1),
+            "stop_reason": run["stop_reason"],
+            "train_seconds": round(run["train_s"]),
+            "examples_per_second": round(run["seen"] / run["train_s"], 1),
             "threads": args.threads,
-            "dev_macro_f1": round(best["f1"], 4),
-            "dev_ece_calibrated": round(ece(dev_probs, y_dev), 4),
-            "dev_ece_uncalibrated": round(ece(softmax(dev_logits), y_dev), 4),
+            "dev_macro_f1": run["best"]["f1"],
+            "selection_score": round(run["best"]["score"], 4),
+            "calibration_rows": len(calib_rows),
+            "dev_ece_calibrated": round(ece(dev_probs, dev.y), 4),
+            "dev_ece_uncalibrated": round(ece(softmax(dev_logits), dev.y), 4),
         },
-        "data": data_summary(build_dir, len(train_rows), len(dev_rows)),
+        "data": data_summary(build_dir, len(rows["train"]), len(rows["dev"])),
         "metrics": {},
     }
     save_artifact(model, tokenizer, out, meta)
-    check = check_roundtrip(out, dev_rows, dev_probs)
-    meta["training"]["roundtrip"] = check
+    meta["training"]["roundtrip"] = check_roundtrip(out, rows["dev"], dev_probs)
     (out / META_FILE).write_text(json.dumps(meta, indent=1, ensure_ascii=False))
     run_dir = RUNS_DIR / time.strftime("%Y%m%d-%H%M%S")
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "history.json").write_text(json.dumps({"history": history, "meta": meta}, indent=1))
+    (run_dir / "history.json").write_text(json.dumps({"history": run["history"], "meta": meta}, indent=1))
     print(json.dumps({"artifact": str(out), "version": artifact_version(out), **meta["training"]}, indent=1))
     return meta
 
