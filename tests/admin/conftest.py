@@ -52,6 +52,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env.update(
         {
             "HF_HUB_OFFLINE": "1",
+            "FORWARDED_ALLOW_IPS": "127.0.0.1",  # the tests act as the proxy in front of it
             "DIALOGIC_ADMIN_KEY": key,
             "DIALOGIC_SESSION_SECRET": secrets.token_urlsafe(24),
             "DIALOGIC_REDIS_URL": "redis://127.0.0.1:6379/0",

@@ -1,6 +1,6 @@
 """The admin session cookie and the limit on login attempts: over real HTTP against `dialogic serve`
-(behind a stand-in proxy: uvicorn trusts X-Forwarded-* from 127.0.0.1, as it would from a configured
-ingress), and in process without Redis, where the limit is counted in memory."""
+(behind a stand-in proxy: the server trusts X-Forwarded-* from 127.0.0.1, named in FORWARDED_ALLOW_IPS as
+a configured ingress would be), and in process without Redis, where the limit is counted in memory."""
 
 from __future__ import annotations
 
