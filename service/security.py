@@ -42,6 +42,7 @@ PROTECTED_PREFIX = "/v1/"
 DEADLINE_OPT = "request_deadline"  # handler opt: the request deadline applies (bounded JSON requests)
 TIMEOUT_HEADER = "X-Request-Timeout-Ms"  # the client's own deadline: milliseconds from arrival
 CLIENT_DEADLINE = "dialogic_client_deadline"  # where the gate leaves it for the handler, in scope["state"]
+CALLER_KEY = "dialogic_api_key"  # where the gate leaves the caller's key id for the handler, likewise
 _MILLISECONDS = re.compile(r"[0-9]{1,9}")  # nine digits bound the parse; the server's own limit caps it
 MAX_TIMEOUT_MS = 10**9 - 1  # the largest value _MILLISECONDS admits (for the OpenAPI schema)
 _DIGEST = re.compile(r"[0-9a-f]{64}")
@@ -62,6 +63,12 @@ def client_timeout_s(raw: str | None) -> float | None:
     if not _MILLISECONDS.fullmatch(raw) or int(raw) < 1:
         raise ValueError(f"{TIMEOUT_HEADER} must be a whole number of milliseconds, at least 1; got {raw!r}.")
     return int(raw) / 1000
+
+
+def caller_key(request: Request[Any, Any, Any]) -> str | None:
+    """The id of the API key this request came with (see `KeyRing.identify`); None when /v1 is open."""
+    key_id: str | None = request.scope["state"].get(CALLER_KEY)
+    return key_id
 
 
 def client_deadline(request: Request[Any, Any, Any]) -> float | None:
@@ -142,7 +149,7 @@ class ApiGateMiddleware(ASGIMiddleware):
                     UNAUTHORIZED.exception(detail, headers={"WWW-Authenticate": 'ApiKey header="X-API-Key"'}),
                 )
                 return
-            client = key_id
+            client = scope["state"][CALLER_KEY] = key_id
         headers: dict[str, str] = {}
         if self.limiter is not None:
             decision = await self.limiter.hit(client)

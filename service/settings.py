@@ -43,6 +43,7 @@ class Settings:
     job_lease_s: int = 30  # a chunk whose worker sent no heartbeat for this long is retried elsewhere
     job_chunk_timeout_s: int = 600  # seconds a chunk may take to score; past it, retried like a dead worker's
     job_ttl: int = 7 * 24 * 3600  # how long a batch job's rows, results and summary are kept, seconds
+    job_redis_timeout_s: float = 2.0  # per job-store Redis command; slower: a 503 problem on /v1/jobs
     api_keys: str | None = None  # SHA-256 digests of accepted X-API-Key values, comma-separated (unset: open)
     rate_limit: int = 0  # requests per minute per API key (per client IP when open) on /v1; 0: off
     shutdown_grace_s: int = 20  # on SIGTERM, how long in-flight requests get to finish before exit
