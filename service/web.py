@@ -9,14 +9,17 @@ cannot render OpenAPI 3.1, the version Litestar writes.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from litestar.config.app import AppConfig
+from litestar.file_system import BaseLocalFileSystem
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins import InitPluginProtocol
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.prometheus import PrometheusController
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
+from litestar.types import FileInfo, PathType
 
 from service.api.admin import TEMPLATE_HELPERS, admin_router
 from service.metrics import release_process
@@ -25,6 +28,17 @@ from service.settings import Settings
 
 HERE = Path(__file__).parent
 STATIC_URL = "/static"
+
+
+class StaticFiles(BaseLocalFileSystem):
+    """The local file system, except that a name no file can have (a NUL byte, which the OS layer
+    refuses with ValueError) is simply not found: a 404, not a 500 with a traceback."""
+
+    async def info(self, path: PathType, **kwargs: Any) -> FileInfo:
+        try:
+            return await super().info(path, **kwargs)
+        except ValueError as exc:
+            raise FileNotFoundError(path) from exc
 
 
 class MetricsController(PrometheusController):
@@ -61,7 +75,10 @@ class WebPlugin(InitPluginProtocol):
                 MetricsController,
                 admin_router(self.settings, self.login_limiter),
                 create_static_files_router(
-                    STATIC_URL, directories=[HERE / "static"], include_in_schema=False
+                    STATIC_URL,
+                    directories=[HERE / "static"],
+                    file_system=StaticFiles(),
+                    include_in_schema=False,
                 ),
             ]
         )
