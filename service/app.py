@@ -24,6 +24,7 @@ from service.api.classify import ClassifyController
 from service.api.health import HealthController
 from service.api.jobs import JobsPlugin
 from service.api.model_info import ModelController
+from service.body import BodyMiddleware, JsonRequest
 from service.cache import RedisCache, build_cache
 from service.errors import problem_details_plugin
 from service.inference.batcher import Batcher
@@ -107,8 +108,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
         lifespan=[_lifespan],
         state=State({"runtime": Runtime(settings, limiter=limiter, login_limiter=logins)}),
-        # The gate innermost: its refusals get a request id and are counted.
-        middleware=[RequestContextMiddleware(record=record_request), gate],
+        # The gate innermost: its refusals, and the body rules', get a request id and are counted.
+        middleware=[
+            RequestContextMiddleware(record=record_request),
+            BodyMiddleware(settings.body_timeout_s, settings.body_min_rate),
+            gate,
+        ],
+        request_class=JsonRequest,
         # JobsPlugin: /v1/jobs. WebPlugin: /metrics, /admin, /static.
         plugins=[problem_details_plugin(), JobsPlugin(settings), WebPlugin(settings, logins)],
         request_max_body_size=settings.max_body_bytes,

@@ -28,9 +28,15 @@ from typing import TYPE_CHECKING, Any
 from litestar import Request
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
-from litestar.plugins.problem_details import ProblemDetailsException
 
-from service.errors import INVALID_REQUEST, REQUEST_TIMEOUT, RETRY_AFTER_S, TOO_MANY_REQUESTS, UNAUTHORIZED
+from service.errors import (
+    INVALID_REQUEST,
+    REQUEST_TIMEOUT,
+    RETRY_AFTER_S,
+    TOO_MANY_REQUESTS,
+    UNAUTHORIZED,
+    send_problem,
+)
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -143,7 +149,7 @@ class ApiGateMiddleware(ASGIMiddleware):
             key_id = self.keys.identify(request.headers.get(API_KEY_HEADER))
             if key_id is None:
                 detail = "Send a valid API key in the X-API-Key header."
-                await _refuse(
+                await send_problem(
                     request,
                     send,
                     UNAUTHORIZED.exception(detail, headers={"WWW-Authenticate": 'ApiKey header="X-API-Key"'}),
@@ -155,7 +161,7 @@ class ApiGateMiddleware(ASGIMiddleware):
             decision = await self.limiter.hit(client)
             headers = decision.headers()
             if not decision.allowed:
-                await _refuse(
+                await send_problem(
                     request,
                     send,
                     TOO_MANY_REQUESTS.exception(
@@ -182,7 +188,7 @@ class ApiGateMiddleware(ASGIMiddleware):
         try:
             asked_s = client_timeout_s(request.headers.get(TIMEOUT_HEADER))
         except ValueError as exc:
-            await _refuse(request, send_with_headers, INVALID_REQUEST.exception(str(exc)))
+            await send_problem(request, send_with_headers, INVALID_REQUEST.exception(str(exc)))
             return
         timeout_s = self.timeout_s
         if asked_s is not None and asked_s < timeout_s:  # a longer one than the server's changes nothing
@@ -194,7 +200,7 @@ class ApiGateMiddleware(ASGIMiddleware):
         except TimeoutError:
             if started:  # too late for a problem document: the client sees the connection close
                 raise
-            await _refuse(
+            await send_problem(
                 request,
                 send_with_headers,
                 REQUEST_TIMEOUT.exception(
@@ -202,11 +208,6 @@ class ApiGateMiddleware(ASGIMiddleware):
                     headers={"Retry-After": str(RETRY_AFTER_S)},
                 ),
             )
-
-
-async def _refuse(request: Request, send: Send, exc: ProblemDetailsException) -> None:
-    response = exc.to_response(request).to_asgi_response(app=None, request=request)
-    await response(request.scope, request.receive, send)
 
 
 def main(argv: list[str]) -> int:
