@@ -50,7 +50,8 @@ class Settings:
     rate_limit: int = 0  # requests per minute per API key (per client IP when open) on /v1; 0: off
     shutdown_grace_s: int = 20  # on SIGTERM, how long in-flight requests get to finish before exit
     admin_key: str | None = None  # key for the /admin dashboard (unset: a random key per start: admin is off)
-    session_secret: str | None = None  # signs admin session cookies; same on all workers (unset: random)
+    session_secret: str | None = None  # signs admin session cookies: 32+ random bytes, same on all workers
+    admin_session_s: int = 8 * 3600  # an admin session ends this long after login, however active
     admin_login_limit: int = 10  # /admin login attempts per client IP per 15 minutes (429 beyond); 0: off
 
     @classmethod

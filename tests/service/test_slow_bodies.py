@@ -52,7 +52,9 @@ def url(classifier: Classifier, settings: Settings, prefix: str) -> Iterator[str
         yield base
 
 
-def stalled_request(url: str, path: str, content_type: str, part: bytes, trickle: bool) -> tuple[bytes, float]:
+def stalled_request(
+    url: str, path: str, content_type: str, part: bytes, trickle: bool
+) -> tuple[bytes, float]:
     """POST with Content-Length 1000 but only `part` of it, then silence (or a byte every 0.3 s); the
     raw answer, and how long after the last full send it came."""
     where = urlsplit(url)
@@ -82,6 +84,6 @@ def test_a_body_that_stops_coming_gets_408(
     status_line, _, rest = reply.partition(b"\r\n")
     assert status_line.startswith(b"HTTP/1.1 408 "), reply[:300]
     assert b"application/problem+json" in rest and b"/problems/body-timeout" in rest
-    assert TIMEOUT_S * 0.9 <= waited
+    assert waited >= TIMEOUT_S * 0.9
     with redis.Redis.from_url(REDIS_URL) as plain:  # a cut-off upload leaves nothing behind
         assert list(plain.scan_iter(match=f"{prefix}:job:*")) == []
