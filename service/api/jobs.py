@@ -133,7 +133,7 @@ class JobsController(Controller):
     @post(
         "/",
         status_code=202,
-        responses=problem_responses(401, 413, 415, 422, 429, 503),
+        responses=problem_responses(401, 408, 413, 415, 422, 429, 503),
         request_max_body_size=None,  # the app-wide limit is for JSON requests; _limited applies ours
         summary="Submit an NDJSON or CSV file of posts (id, text, author?, created_at?) as a job",
     )
