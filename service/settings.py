@@ -31,8 +31,8 @@ class Settings:
     batch_max_wait_ms: float = 4.0  # how long the batcher waits to fill a micro-batch
     queue_size: int = 512  # texts waiting for the model before a 503 (about 3 s of int8 work on 2 CPUs)
     request_timeout_s: float = 30.0  # longest a request may wait for the model
-    body_timeout_s: float = 10.0  # seconds a body may take to arrive (+1 s per body_min_rate bytes); then 408
-    body_min_rate: int = 8192  # bytes a second a long request body must keep up (see body_timeout_s)
+    body_timeout_s: float = 10.0  # seconds to receive a body, +1 s per BODY_MIN_RATE bytes sent; then 408
+    body_min_rate: int = 8192  # bytes per second that earn a body one more second (see BODY_TIMEOUT_S)
     redis_url: str | None = None  # Redis for the result cache (unset: in-process LRU)
     cache_ttl: int = 7 * 24 * 3600  # result-cache time to live, seconds
     cache_prefix: str = "dialogic"  # namespace prefix of cache keys
