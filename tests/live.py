@@ -4,7 +4,6 @@ stops sending, what uvicorn makes of forwarding headers). The session's model is
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -19,14 +18,9 @@ from model.classifier import Classifier
 from service import app as app_module
 from service.cli import server_options
 from service.settings import Settings
+from tests.cache.test_redis import free_port
 
 STARTUP_S = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

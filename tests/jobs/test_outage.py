@@ -32,12 +32,8 @@ ENDPOINTS = [("GET", ""), ("GET", "/results"), ("GET", "/summary"), ("GET", "/er
 
 @pytest.fixture
 def redis_server() -> Iterator[Server]:
-    server = Server()
-    server.start()
-    yield server
-    if server.proc is not None and server.proc.poll() is None:
-        server.signal(signal.SIGCONT)
-        server.kill()
+    with Server.running() as server:
+        yield server
 
 
 @pytest.fixture
