@@ -23,7 +23,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
 from litestar.plugins import InitPluginProtocol
 from litestar.response import Stream
-from redis.exceptions import ConnectionError, OutOfMemoryError, ReadOnlyError, RedisError, TimeoutError
+from redis import exceptions as redis_errors
 
 from service.errors import UNSUPPORTED_MEDIA_TYPE, ProblemKind, problem_responses
 from service.jobs.rows import FORMATS, NDJSON, HeaderError, parser_for
@@ -44,7 +44,12 @@ READ_PROBLEMS = problem_responses(401, 404, 429, 503)
 DONE_PROBLEMS = problem_responses(401, 404, 409, 429, 503)
 OPEN_OWNER = "open"  # the owner of jobs submitted while /v1 takes no key: no key ever sees them
 # Redis errors that mean "not now" (down, frozen, full, a replica mid-failover), not a bug: 503.
-STORE_DOWN = (ConnectionError, TimeoutError, OutOfMemoryError, ReadOnlyError)
+STORE_DOWN = (
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+    redis_errors.OutOfMemoryError,
+    redis_errors.ReadOnlyError,
+)
 STORE_RETRY_AFTER_S = 5
 HEALTH_TIMEOUT_S = 0.5
 log = logging.getLogger("dialogic.jobs")
@@ -207,7 +212,7 @@ class JobsController(Controller):
         return summary
 
 
-def _store_down(request: Request[Any, Any, Any], exc: RedisError) -> Response[Any]:
+def _store_down(request: Request[Any, Any, Any], exc: redis_errors.RedisError) -> Response[Any]:
     log.warning("job store unavailable", extra={"event": "job_store_down", "error": type(exc).__name__})
     return JOBS_UNAVAILABLE.exception(
         "The job store (Redis) is not answering; retry shortly.",

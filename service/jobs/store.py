@@ -40,7 +40,8 @@ from msgspec import Struct
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import ConnectionError, RedisError
+from redis.exceptions import ConnectionError as LostConnection
+from redis.exceptions import RedisError
 from saq.job import Job, Status
 from saq.queue.redis import RedisQueue
 
@@ -239,7 +240,7 @@ class JobStore:
             socket_connect_timeout=timeout_s,
             # Only a lost connection is retried: a timeout means Redis is not answering (503 at once).
             retry=Retry(
-                ExponentialWithJitterBackoff(cap=timeout_s, base=0.05), RECONNECT_ATTEMPTS, (ConnectionError,)
+                ExponentialWithJitterBackoff(cap=timeout_s, base=0.05), RECONNECT_ATTEMPTS, (LostConnection,)
             ),
         )
         return cls(
