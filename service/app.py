@@ -19,11 +19,12 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
-from service.api.admin import login_limiter
+from service.api.admin import admin_sessions, login_limiter
 from service.api.classify import ClassifyController
 from service.api.health import HealthController
 from service.api.jobs import JobsPlugin
 from service.api.model_info import ModelController
+from service.body import BodyMiddleware, JsonRequest
 from service.cache import RedisCache, build_cache
 from service.errors import problem_details_plugin
 from service.inference.batcher import Batcher
@@ -70,10 +71,10 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     await batcher.predict([WARMUP_TEXT])
     runtime.cache = await build_cache(settings)
     runtime.scorer = Scorer(runtime.cache, batcher.predict, classifier.scores_version, settings.cache_prefix)
-    if isinstance(runtime.cache, RedisCache):  # shared counts across replicas
-        for limiter in (runtime.limiter, runtime.login_limiter):
-            if limiter is not None:
-                limiter.redis = runtime.cache
+    if isinstance(runtime.cache, RedisCache):  # shared by replicas: the limits' counts, ended sessions
+        for user in (runtime.limiter, runtime.login_limiter, runtime.admin_sessions):
+            if user is not None:
+                user.redis = runtime.cache
     runtime.phase = "ready"
     log.info(
         "ready",
@@ -98,7 +99,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     configure_logging(settings.log_level)
     limiter = RateLimiter(settings.rate_limit, settings.cache_prefix) if settings.rate_limit > 0 else None
     gate = ApiGateMiddleware(KeyRing.from_setting(settings.api_keys), limiter, settings.request_timeout_s)
-    logins = login_limiter(settings)
+    logins, sessions = login_limiter(settings), admin_sessions(settings)
     return Litestar(
         route_handlers=[ClassifyController, HealthController, ModelController],
         dependencies={
@@ -106,11 +107,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "classifier": Provide(provide_classifier, sync_to_thread=False),
         },
         lifespan=[_lifespan],
-        state=State({"runtime": Runtime(settings, limiter=limiter, login_limiter=logins)}),
-        # The gate innermost: its refusals get a request id and are counted.
-        middleware=[RequestContextMiddleware(record=record_request), gate],
+        state=State(
+            {"runtime": Runtime(settings, limiter=limiter, login_limiter=logins, admin_sessions=sessions)}
+        ),
+        # The gate innermost: its refusals, and the body rules', get a request id and are counted.
+        middleware=[
+            RequestContextMiddleware(record=record_request),
+            BodyMiddleware(settings.body_timeout_s, settings.body_min_rate),
+            gate,
+        ],
+        request_class=JsonRequest,
         # JobsPlugin: /v1/jobs. WebPlugin: /metrics, /admin, /static.
-        plugins=[problem_details_plugin(), JobsPlugin(settings), WebPlugin(settings, logins)],
+        plugins=[problem_details_plugin(), JobsPlugin(settings), WebPlugin(settings, logins, sessions)],
         request_max_body_size=settings.max_body_bytes,
         logging_config=None,
         openapi_config=OpenAPIConfig(

@@ -12,9 +12,10 @@ import argparse
 import csv
 import importlib
 import json
+import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -26,26 +27,36 @@ _MALFORMED = object()
 PIPELINE = {"data build": "model.data.build", "train": "model.train", "evaluate": "model.evaluate"}
 
 
+def server_options(settings: Settings, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """How `dialogic serve` runs uvicorn (tests run the same): one process (the model, its thread pool
+    and the batcher are sized for the whole container), our own access log (structured, with the request
+    id), the graceful shutdown, and X-Forwarded-For/-Proto believed only from the proxies that uvicorn's
+    FORWARDED_ALLOW_IPS names. Unset, none is believed: uvicorn's own default, 127.0.0.1, would let any
+    local sidecar or proxy claim any client address, past the per-address limits."""
+    trusted = environ.get("FORWARDED_ALLOW_IPS", "").strip()
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "workers": 1,
+        "log_config": None,
+        "access_log": False,
+        "timeout_graceful_shutdown": settings.shutdown_grace_s,
+        "proxy_headers": bool(trusted),
+        "forwarded_allow_ips": trusted or None,
+    }
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from service.app import create_app
 
     settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
-    # One process: the model, its thread pool and the batcher are sized for the whole container.
     # On SIGTERM uvicorn stops accepting, lets in-flight requests finish for up to the grace period, then
     # runs the lifespan shutdown (not ready, drain the batcher, close the cache). Uvicorn then re-raises
     # the signal it caught to the handler it found; a no-op one makes a clean drain exit 0, not 143.
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        workers=1,
-        log_config=None,
-        access_log=False,  # our access log is structured and carries the request id
-        timeout_graceful_shutdown=settings.shutdown_grace_s,
-    )
+    uvicorn.run(create_app(settings), **server_options(settings))
     return 0
 
 

@@ -6,7 +6,8 @@ schema errors (wrong type, unknown or missing field, malformed JSON) are 400, as
 reports them; well-formed but unacceptable text (empty, whitespace, too long) is 422; a batch with more
 items than allowed is 413, like an oversized body; a full model queue, a missed model deadline or a
 request past its deadline is 503 with Retry-After; a missing or unknown API key is 401, a client over
-its rate limit 429 with Retry-After; anything unexpected is a 500 whose detail never echoes the request.
+its rate limit 429 with Retry-After; a body that arrives too slowly is 408, a compressed one 415;
+anything unexpected is a 500 whose detail never echoes the request.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from litestar import Request
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.plugins.problem_details import (
@@ -26,6 +28,9 @@ from litestar.plugins.problem_details import (
 
 from service.inference.batcher import DeadlineExceeded, Overloaded
 from service.schemas import Problem
+
+if TYPE_CHECKING:
+    from litestar.types import Send
 
 log = logging.getLogger("dialogic.errors")
 
@@ -68,8 +73,15 @@ TIMEOUT = ProblemKind(503, "timeout", "Model timeout")
 REQUEST_TIMEOUT = ProblemKind(503, "request-timeout", "Request timeout")
 UNAUTHORIZED = ProblemKind(401, "unauthorized", "Missing or invalid API key")
 TOO_MANY_REQUESTS = ProblemKind(429, "rate-limited", "Too many requests")
+BODY_TIMEOUT = ProblemKind(408, "body-timeout", "Request body too slow")
 INTERNAL = ProblemKind(500, "internal", "Internal server error")
 _RETRY = {"Retry-After": str(RETRY_AFTER_S)}
+
+
+async def send_problem(request: Request[Any, Any, Any], send: Send, exc: ProblemDetailsException) -> None:
+    """Answer with `exc`'s problem document from a middleware, in front of the routes' own handling."""
+    response = exc.to_response(request).to_asgi_response(app=None, request=request)
+    await response(request.scope, request.receive, send)
 
 
 def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:

@@ -19,6 +19,7 @@ from service.inference.batcher import Batcher
 from service.inference.threads import model_cpus
 from service.ratelimit import RateLimiter
 from service.scoring import Scorer
+from service.sessions import Sessions
 from service.settings import Settings
 
 Phase = Literal["starting", "ready", "stopping"]
@@ -42,6 +43,7 @@ class Runtime:
     scorer: Scorer | None = None
     limiter: RateLimiter | None = None
     login_limiter: RateLimiter | None = None  # /admin logins; here so the lifespan can give it Redis
+    admin_sessions: Sessions | None = None  # ended /admin sessions; likewise
     workers: int = 0  # forward passes the batcher runs in parallel
     started_at: float = field(default_factory=time.time)  # for the admin dashboard's uptime
     model_load_s: float | None = None

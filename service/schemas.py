@@ -79,6 +79,7 @@ class Readiness(Struct):
     status: str
     model: dict[str, Any]
     cache: dict[str, Any]
+    jobs: dict[str, Any]  # the job store: {"backend": null} without Redis, else its state ("up", "down")
     queue_depth: int
 
 

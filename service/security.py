@@ -28,9 +28,15 @@ from typing import TYPE_CHECKING, Any
 from litestar import Request
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
-from litestar.plugins.problem_details import ProblemDetailsException
 
-from service.errors import INVALID_REQUEST, REQUEST_TIMEOUT, RETRY_AFTER_S, TOO_MANY_REQUESTS, UNAUTHORIZED
+from service.errors import (
+    INVALID_REQUEST,
+    REQUEST_TIMEOUT,
+    RETRY_AFTER_S,
+    TOO_MANY_REQUESTS,
+    UNAUTHORIZED,
+    send_problem,
+)
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -42,6 +48,7 @@ PROTECTED_PREFIX = "/v1/"
 DEADLINE_OPT = "request_deadline"  # handler opt: the request deadline applies (bounded JSON requests)
 TIMEOUT_HEADER = "X-Request-Timeout-Ms"  # the client's own deadline: milliseconds from arrival
 CLIENT_DEADLINE = "dialogic_client_deadline"  # where the gate leaves it for the handler, in scope["state"]
+CALLER_KEY = "dialogic_api_key"  # where the gate leaves the caller's key id for the handler, likewise
 _MILLISECONDS = re.compile(r"[0-9]{1,9}")  # nine digits bound the parse; the server's own limit caps it
 MAX_TIMEOUT_MS = 10**9 - 1  # the largest value _MILLISECONDS admits (for the OpenAPI schema)
 _DIGEST = re.compile(r"[0-9a-f]{64}")
@@ -62,6 +69,12 @@ def client_timeout_s(raw: str | None) -> float | None:
     if not _MILLISECONDS.fullmatch(raw) or int(raw) < 1:
         raise ValueError(f"{TIMEOUT_HEADER} must be a whole number of milliseconds, at least 1; got {raw!r}.")
     return int(raw) / 1000
+
+
+def caller_key(request: Request[Any, Any, Any]) -> str | None:
+    """The id of the API key this request came with (see `KeyRing.identify`); None when /v1 is open."""
+    key_id: str | None = request.scope["state"].get(CALLER_KEY)
+    return key_id
 
 
 def client_deadline(request: Request[Any, Any, Any]) -> float | None:
@@ -136,19 +149,19 @@ class ApiGateMiddleware(ASGIMiddleware):
             key_id = self.keys.identify(request.headers.get(API_KEY_HEADER))
             if key_id is None:
                 detail = "Send a valid API key in the X-API-Key header."
-                await _refuse(
+                await send_problem(
                     request,
                     send,
                     UNAUTHORIZED.exception(detail, headers={"WWW-Authenticate": 'ApiKey header="X-API-Key"'}),
                 )
                 return
-            client = key_id
+            client = scope["state"][CALLER_KEY] = key_id
         headers: dict[str, str] = {}
         if self.limiter is not None:
             decision = await self.limiter.hit(client)
             headers = decision.headers()
             if not decision.allowed:
-                await _refuse(
+                await send_problem(
                     request,
                     send,
                     TOO_MANY_REQUESTS.exception(
@@ -175,7 +188,7 @@ class ApiGateMiddleware(ASGIMiddleware):
         try:
             asked_s = client_timeout_s(request.headers.get(TIMEOUT_HEADER))
         except ValueError as exc:
-            await _refuse(request, send_with_headers, INVALID_REQUEST.exception(str(exc)))
+            await send_problem(request, send_with_headers, INVALID_REQUEST.exception(str(exc)))
             return
         timeout_s = self.timeout_s
         if asked_s is not None and asked_s < timeout_s:  # a longer one than the server's changes nothing
@@ -187,7 +200,7 @@ class ApiGateMiddleware(ASGIMiddleware):
         except TimeoutError:
             if started:  # too late for a problem document: the client sees the connection close
                 raise
-            await _refuse(
+            await send_problem(
                 request,
                 send_with_headers,
                 REQUEST_TIMEOUT.exception(
@@ -195,11 +208,6 @@ class ApiGateMiddleware(ASGIMiddleware):
                     headers={"Retry-After": str(RETRY_AFTER_S)},
                 ),
             )
-
-
-async def _refuse(request: Request, send: Send, exc: ProblemDetailsException) -> None:
-    response = exc.to_response(request).to_asgi_response(app=None, request=request)
-    await response(request.scope, request.receive, send)
 
 
 def main(argv: list[str]) -> int:

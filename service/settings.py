@@ -31,6 +31,8 @@ class Settings:
     batch_max_wait_ms: float = 4.0  # how long the batcher waits to fill a micro-batch
     queue_size: int = 512  # texts waiting for the model before a 503 (about 3 s of int8 work on 2 CPUs)
     request_timeout_s: float = 30.0  # longest a request may wait for the model
+    body_timeout_s: float = 10.0  # seconds to receive a body, +1 s per BODY_MIN_RATE bytes sent; then 408
+    body_min_rate: int = 8192  # bytes per second that earn a body one more second (see BODY_TIMEOUT_S)
     redis_url: str | None = None  # Redis for the result cache (unset: in-process LRU)
     cache_ttl: int = 7 * 24 * 3600  # result-cache time to live, seconds
     cache_prefix: str = "dialogic"  # namespace prefix of cache keys
@@ -43,11 +45,13 @@ class Settings:
     job_lease_s: int = 30  # a chunk whose worker sent no heartbeat for this long is retried elsewhere
     job_chunk_timeout_s: int = 600  # seconds a chunk may take to score; past it, retried like a dead worker's
     job_ttl: int = 7 * 24 * 3600  # how long a batch job's rows, results and summary are kept, seconds
+    job_redis_timeout_s: float = 2.0  # per job-store Redis command; slower: a 503 problem on /v1/jobs
     api_keys: str | None = None  # SHA-256 digests of accepted X-API-Key values, comma-separated (unset: open)
     rate_limit: int = 0  # requests per minute per API key (per client IP when open) on /v1; 0: off
     shutdown_grace_s: int = 20  # on SIGTERM, how long in-flight requests get to finish before exit
     admin_key: str | None = None  # key for the /admin dashboard (unset: a random key per start: admin is off)
-    session_secret: str | None = None  # signs admin session cookies; same on all workers (unset: random)
+    session_secret: str | None = None  # signs admin session cookies: 32+ random bytes, same on all workers
+    admin_session_s: int = 8 * 3600  # an admin session ends this long after login, however active
     admin_login_limit: int = 10  # /admin login attempts per client IP per 15 minutes (429 beyond); 0: off
 
     @classmethod

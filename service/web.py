@@ -9,22 +9,37 @@ cannot render OpenAPI 3.1, the version Litestar writes.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from litestar.config.app import AppConfig
+from litestar.file_system import BaseLocalFileSystem
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins import InitPluginProtocol
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.prometheus import PrometheusController
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
+from litestar.types import FileInfo, PathType
 
-from service.api.admin import TEMPLATE_HELPERS, admin_router
+from service.api.admin import TEMPLATE_HELPERS, admin_router, security_headers
 from service.metrics import release_process
 from service.ratelimit import RateLimiter
+from service.sessions import Sessions
 from service.settings import Settings
 
 HERE = Path(__file__).parent
 STATIC_URL = "/static"
+
+
+class StaticFiles(BaseLocalFileSystem):
+    """The local file system, except that a name no file can have (a NUL byte, which the OS layer
+    refuses with ValueError) is simply not found: a 404, not a 500 with a traceback."""
+
+    async def info(self, path: PathType, **kwargs: Any) -> FileInfo:
+        try:
+            return await super().info(path, **kwargs)
+        except ValueError as exc:
+            raise FileNotFoundError(path) from exc
 
 
 class MetricsController(PrometheusController):
@@ -50,18 +65,24 @@ def _add_helpers(engine: JinjaTemplateEngine) -> None:
 
 
 class WebPlugin(InitPluginProtocol):
-    """`login_limiter`: the admin login limit (`service.api.admin.login_limiter`), None for none."""
+    """`login_limiter`: the admin login limit (`service.api.admin.login_limiter`), None for none;
+    `sessions`: the admin sessions' server side (`service.api.admin.admin_sessions`)."""
 
-    def __init__(self, settings: Settings, login_limiter: RateLimiter | None) -> None:
-        self.settings, self.login_limiter = settings, login_limiter
+    def __init__(
+        self, settings: Settings, login_limiter: RateLimiter | None, sessions: Sessions | None = None
+    ) -> None:
+        self.settings, self.login_limiter, self.sessions = settings, login_limiter, sessions
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         app_config.route_handlers.extend(
             [
                 MetricsController,
-                admin_router(self.settings, self.login_limiter),
+                admin_router(self.settings, self.login_limiter, self.sessions),
                 create_static_files_router(
-                    STATIC_URL, directories=[HERE / "static"], include_in_schema=False
+                    STATIC_URL,
+                    directories=[HERE / "static"],
+                    file_system=StaticFiles(),
+                    include_in_schema=False,
                 ),
             ]
         )
@@ -70,5 +91,6 @@ class WebPlugin(InitPluginProtocol):
             engine=JinjaTemplateEngine,
             engine_callback=_add_helpers,
         )
+        app_config.before_send.append(security_headers)
         app_config.on_shutdown.append(release_process)
         return app_config

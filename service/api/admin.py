@@ -1,13 +1,16 @@
 """The admin dashboard: server-rendered pages under /admin, behind the admin key.
 
 Logging in with `DIALOGIC_ADMIN_KEY` starts a session in an encrypted, signed cookie (AES-GCM with a key
-derived from `DIALOGIC_SESSION_SECRET`), scoped to /admin, HttpOnly, SameSite=Strict, and Secure when the
-request came over https. Login attempts are limited per client address (`DIALOGIC_ADMIN_LOGIN_LIMIT` per
-15 minutes, then a 429 problem). The session also holds a CSRF token that every POST action must echo in
-its form. Pages poll an HTML fragment (rendered by the same Jinja templates as the first paint) every few
-seconds; /admin/api/stats serves the same figures as JSON. Unset settings get random values per start:
-the admin key is then unknowable, so the dashboard is effectively off, and a warning says how to turn it
-on.
+derived from `DIALOGIC_SESSION_SECRET`, which must hold 32 random bytes or more), scoped to /admin,
+HttpOnly, SameSite=Strict, and Secure when the request came over https. It ends at logout, on every
+replica, or `DIALOGIC_ADMIN_SESSION_S` after login (service/sessions.py). Login attempts are limited per
+client address (`DIALOGIC_ADMIN_LOGIN_LIMIT` per 15 minutes, then a 429 problem), counted before the
+form is read, and the form may hold a few KB at most. The session also holds a CSRF token that every
+POST action must echo in its form. Every /admin answer, errors and redirects included, carries a strict
+CSP and Cache-Control: no-store. Pages poll an HTML fragment (rendered by the same Jinja templates as the
+first paint) every few seconds; /admin/api/stats serves the same figures as JSON. Unset settings get
+random values per start: the admin key is then unknowable, so the dashboard is effectively off, and a
+warning says how to turn it on.
 """
 
 from __future__ import annotations
@@ -16,13 +19,15 @@ import dataclasses
 import hashlib
 import hmac
 import logging
+import math
 import secrets
+import string
 import time
 from typing import Annotated, Any
 
 from litestar import Request, Response, Router, get, post
 from litestar.connection import ASGIConnection
-from litestar.datastructures import ResponseHeader
+from litestar.datastructures import MutableScopeHeaders
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
@@ -33,7 +38,7 @@ from litestar.middleware.session import SessionMiddleware
 from litestar.middleware.session.client_side import ClientSideSessionBackend, CookieBackendConfig
 from litestar.params import Body, FromQuery
 from litestar.response import Redirect, Template
-from litestar.types import Message, ScopeSession
+from litestar.types import Message, Scope, ScopeSession
 from msgspec import Struct
 
 from model.classifier import LABELS
@@ -41,21 +46,41 @@ from service.errors import NOT_READY, TOO_MANY_REQUESTS
 from service.ratelimit import RateLimiter
 from service.runtime import Runtime
 from service.security import client_ip
+from service.sessions import Sessions
 from service.settings import Settings
 from service.stats import WINDOW
 
 log = logging.getLogger("dialogic.admin")
 SESSION_COOKIE = "dialogic_admin"
-SESSION_MAX_AGE_S = 8 * 3600
+SESSIONS_OPT = "admin_sessions"  # router opt: the Sessions that the guards and handlers consult
 POLL_MS = 3000
 LOGIN_WINDOW_S = 15 * 60
-# Everything the pages load is this app's own (no inline script or style), so the policy can be strict.
+LOGIN_BODY_BYTES = 4096  # the login form holds one key; a larger body is refused before it is parsed
+MIN_SECRET_BITS = 256
+# Everything the pages load is this app's own (no inline script or style), so the policy can be strict;
+# no admin answer (a page, an error, a redirect) is stored by a browser or a proxy.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
     "form-action 'self'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
 }
+# The alphabets secrets are usually drawn from, smallest first (see `secret_bits`).
+_ALPHABETS = [
+    frozenset(chars)
+    for chars in (
+        string.digits,
+        "0123456789abcdef",
+        "0123456789ABCDEF",
+        string.ascii_lowercase,
+        string.ascii_uppercase,
+        string.ascii_letters + string.digits,
+        string.ascii_letters + string.digits + "-_",
+        string.ascii_letters + string.digits + "+/=",
+        string.printable.strip() + " ",
+    )
+]
 
 
 class LoginForm(Struct):
@@ -92,18 +117,33 @@ class LoginRequired(NotAuthorizedException):
     """A page was asked for without a session: the browser is sent to the login form."""
 
 
-def _logged_in(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
-    return connection.session.get("admin") is True
+def _sessions(connection: ASGIConnection[Any, Any, Any, Any]) -> Sessions:
+    sessions: Sessions = connection.route_handler.opt[SESSIONS_OPT]
+    return sessions
 
 
-def _page_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    if not _logged_in(connection):
+async def _logged_in(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    return await _sessions(connection).valid(connection.session)
+
+
+async def _page_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    if not await _logged_in(connection):
         raise LoginRequired
 
 
-def _api_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    if not _logged_in(connection):
+async def _api_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    if not await _logged_in(connection):
         raise NotAuthorizedException("Log in at /admin/login.")
+
+
+async def security_headers(message: Message, scope: Scope) -> None:
+    """before_send hook: SECURITY_HEADERS on every answer under /admin, whatever produced it (a page,
+    a guard's 401, the login limit's 429, a 404), replacing any the answer had."""
+    path = scope.get("path", "")
+    if message["type"] == "http.response.start" and (path == "/admin" or path.startswith("/admin/")):
+        headers = MutableScopeHeaders.from_message(message)
+        for name, value in SECURITY_HEADERS.items():
+            headers[name] = value
 
 
 def _to_login(_: Request[Any, Any, Any], __: LoginRequired) -> Response[Any]:
@@ -195,7 +235,7 @@ def dashboard_data(runtime: Runtime) -> dict[str, Any]:
 
 @get("/login")
 async def login_page(request: Request[Any, Any, Any]) -> Response[Any]:
-    if _logged_in(request):
+    if await _logged_in(request):
         return Redirect("/admin", status_code=303)
     return Template("admin_login.html", context={"error": None})
 
@@ -215,29 +255,32 @@ def login_handler(admin_key: str, limiter: RateLimiter | None) -> HTTPRouteHandl
 
     Every attempt counts against the address's limit before the key is compared, a successful one too:
     counting failures only would mean checking before and counting after, and guesses sent in parallel
-    would all pass the check."""
+    would all pass the check. The count comes first of all, in a before_request hook, before the body
+    is read: an address over the limit costs no parsing, and no body may be larger than LOGIN_BODY_BYTES
+    (413), so none costs much."""
     expected = admin_key.encode()
 
-    @post("/login", status_code=303)
+    async def count_attempt(request: Request[Any, Any, Any]) -> None:
+        if limiter is None:
+            return
+        decision = await limiter.hit(f"ip:{client_ip(request)}")
+        if not decision.allowed:
+            log.warning("admin login refused", extra={"event": "admin_login", "ok": False, "limited": True})
+            raise TOO_MANY_REQUESTS.exception(
+                f"More than {decision.limit} login attempts from this address in "
+                f"{LOGIN_WINDOW_S // 60} minutes; retry in {decision.reset_s} s.",
+                headers=decision.headers(),
+            )
+
+    @post("/login", status_code=303, before_request=count_attempt, request_max_body_size=LOGIN_BODY_BYTES)
     async def login(
         request: Request[Any, Any, Any],
         data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Response[Any]:
-        if limiter is not None:
-            decision = await limiter.hit(f"ip:{client_ip(request)}")
-            if not decision.allowed:
-                log.warning(
-                    "admin login refused", extra={"event": "admin_login", "ok": False, "limited": True}
-                )
-                raise TOO_MANY_REQUESTS.exception(
-                    f"More than {decision.limit} login attempts from this address in "
-                    f"{LOGIN_WINDOW_S // 60} minutes; retry in {decision.reset_s} s.",
-                    headers=decision.headers(),
-                )
         if not hmac.compare_digest(data.key.encode(), expected):
             log.warning("admin login refused", extra={"event": "admin_login", "ok": False})
             return Template("admin_login.html", context={"error": "That key is not valid."}, status_code=401)
-        request.set_session({"admin": True, "csrf": secrets.token_urlsafe(32)})
+        request.set_session(_sessions(request).start())
         log.info("admin login", extra={"event": "admin_login", "ok": True})
         return Redirect("/admin", status_code=303)
 
@@ -247,11 +290,13 @@ def login_handler(admin_key: str, limiter: RateLimiter | None) -> HTTPRouteHandl
 @post("/logout", status_code=303)
 async def logout(request: Request[Any, Any, Any], data: Form) -> Response[Any]:
     _check_csrf(request, data)
+    await _sessions(request).end(request.session)
     request.clear_session()
+    log.info("admin logout", extra={"event": "admin_logout"})
     return Redirect("/admin/login", status_code=303)
 
 
-@get("/", guards=[_page_guard], cache_control=None)
+@get("/", guards=[_page_guard])
 async def dashboard(
     request: Request[Any, Any, Any], runtime: NamedDependency[Runtime], flushed: FromQuery[int | None] = None
 ) -> Template:
@@ -296,9 +341,28 @@ async def flush(
     return Redirect(f"/admin?flushed={removed}", status_code=303)
 
 
-def admin_router(settings: Settings, limiter: RateLimiter | None) -> Router:
-    """The /admin routes with their session cookie; random key and secret (and a warning) when unset.
-    `limiter` (see `login_limiter`) limits login attempts; None: unlimited."""
+def admin_sessions(settings: Settings) -> Sessions:
+    """The admin sessions' server side; the app's lifespan gives it Redis, as it does the limiters."""
+    return Sessions(settings.admin_session_s, settings.cache_prefix)
+
+
+def secret_bits(secret: str) -> float:
+    """At most how many bits of randomness `secret` holds: its length times the bits a character of the
+    smallest usual alphabet it fits in carries (hex 4, base64 6, printable ASCII 6.6; else 8 a byte).
+    Fewer than ten different characters (a word, a repeat) count as none."""
+    chars = set(secret)
+    if len(chars) < 10:
+        return 0.0
+    for alphabet in _ALPHABETS:
+        if chars <= alphabet:
+            return len(secret) * math.log2(len(alphabet))
+    return 8.0 * len(secret.encode())
+
+
+def admin_router(settings: Settings, limiter: RateLimiter | None, sessions: Sessions | None = None) -> Router:
+    """The /admin routes with their session cookie; random key and secret (and a warning) when unset,
+    and a ValueError for a secret too weak to sign sessions with. `limiter` (see `login_limiter`) limits
+    login attempts (None: unlimited); `sessions` (see `admin_sessions`; None: a new one, in process)."""
     admin_key = settings.admin_key
     if not admin_key:
         admin_key = secrets.token_urlsafe(32)
@@ -308,6 +372,12 @@ def admin_router(settings: Settings, limiter: RateLimiter | None) -> Router:
             extra={"event": "admin_key"},
         )
     if settings.session_secret:
+        if (bits := secret_bits(settings.session_secret)) < MIN_SECRET_BITS:
+            raise ValueError(
+                f"DIALOGIC_SESSION_SECRET holds at most {bits:.0f} bits of randomness; admin sessions need "
+                f"{MIN_SECRET_BITS} (32 random bytes): python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))'"
+            )
         secret = hashlib.sha256(settings.session_secret.encode()).digest()
     else:
         secret = secrets.token_bytes(32)
@@ -320,7 +390,7 @@ def admin_router(settings: Settings, limiter: RateLimiter | None) -> Router:
         secret=secret,
         key=SESSION_COOKIE,
         path="/admin",
-        max_age=SESSION_MAX_AGE_S,
+        max_age=settings.admin_session_s,  # the cookie never outlives the session
         httponly=True,
         samesite="strict",
     )
@@ -337,7 +407,7 @@ def admin_router(settings: Settings, limiter: RateLimiter | None) -> Router:
             flush,
         ],
         middleware=[DefineMiddleware(SessionMiddleware, backend=_SessionBackend(config=session))],
-        response_headers=[ResponseHeader(name=name, value=value) for name, value in SECURITY_HEADERS.items()],
         exception_handlers={LoginRequired: _to_login},
+        opt={SESSIONS_OPT: sessions or admin_sessions(settings)},
         include_in_schema=False,
     )

@@ -41,7 +41,7 @@ from service.scoring import Scored
 from service.security import DEADLINE_OPT, MAX_TIMEOUT_MS, TIMEOUT_HEADER, client_deadline
 
 R = TypeVar("R", ClassifyResult, BatchItem)
-PROBLEMS = problem_responses(400, 401, 413, 415, 422, 429, 503)
+PROBLEMS = problem_responses(400, 401, 408, 413, 415, 422, 429, 503)
 
 
 async def require_json(request: Request[Any, Any, Any]) -> None:

@@ -1,10 +1,14 @@
 """Liveness (the process answers) and readiness (the model is loaded, warmed up and not draining).
 
 An orchestrator restarts on failed liveness and only routes traffic on readiness, so liveness must not
-depend on the model: a slow load must not get the pod killed.
+depend on the model: a slow load must not get the pod killed. Readiness names the cache's and the job
+store's state but does not depend on them: classifying works without Redis, so an outage must not take
+every replica out of rotation.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
@@ -27,7 +31,9 @@ class HealthController(Controller):
         summary="Model loaded and warmed up; 503 problem while starting or draining",
         cache_control=None,
     )
-    async def ready(self, runtime: NamedDependency[Runtime]) -> Readiness:
+    async def ready(
+        self, runtime: NamedDependency[Runtime], job_store_health: NamedDependency[dict[str, Any]]
+    ) -> Readiness:
         classifier = runtime.classifier
         model = (
             {"loaded": True, "name": classifier.name, "version": classifier.version}
@@ -42,6 +48,7 @@ class HealthController(Controller):
                 model=model,
                 cache=cache,
                 queue_depth=depth,
+                jobs=job_store_health,
                 phase=runtime.phase,
             )
-        return Readiness(status="ready", model=model, cache=cache, queue_depth=depth)
+        return Readiness(status="ready", model=model, cache=cache, jobs=job_store_health, queue_depth=depth)

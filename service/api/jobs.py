@@ -4,10 +4,15 @@ The upload is parsed while it streams in and written to Redis chunk by chunk, so
 does not grow with the file; workers (`dialogic worker`) do the scoring. Results and errors are
 streamed back as NDJSON in input order. Register with `plugins=[JobsPlugin(settings)]`: the plugin
 adds the controller, and opens and closes the job store with the app.
+
+A job belongs to the API key that submitted it (its id, never the key): any other key gets the same
+404 as for a job that does not exist. While Redis does not answer, every endpoint gives a 503 problem
+with Retry-After, and the store reconnects by itself when Redis is back.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,11 +23,13 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
 from litestar.plugins import InitPluginProtocol
 from litestar.response import Stream
+from redis import exceptions as redis_errors
 
 from service.errors import UNSUPPORTED_MEDIA_TYPE, ProblemKind, problem_responses
 from service.jobs.rows import FORMATS, NDJSON, HeaderError, parser_for
-from service.jobs.store import OPEN, JobStatus, JobStore, State
+from service.jobs.store import OPEN, ChunkMissing, JobStatus, JobStore, State
 from service.jobs.summary import JobSummary
+from service.security import caller_key
 from service.settings import Settings
 
 JOB_NOT_FOUND = ProblemKind(404, "job-not-found", "Job not found")
@@ -35,6 +42,17 @@ JOBS_UNAVAILABLE = ProblemKind(503, "jobs-unavailable", "Batch jobs unavailable"
 BASE = "/v1/jobs"
 READ_PROBLEMS = problem_responses(401, 404, 429, 503)
 DONE_PROBLEMS = problem_responses(401, 404, 409, 429, 503)
+OPEN_OWNER = "open"  # the owner of jobs submitted while /v1 takes no key: no key ever sees them
+# Redis errors that mean "not now" (down, frozen, full, a replica mid-failover), not a bug: 503.
+STORE_DOWN = (
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+    redis_errors.OutOfMemoryError,
+    redis_errors.ReadOnlyError,
+)
+STORE_RETRY_AFTER_S = 5
+HEALTH_TIMEOUT_S = 0.5
+log = logging.getLogger("dialogic.jobs")
 
 
 class JobView(JobStatus, kw_only=True):
@@ -42,25 +60,52 @@ class JobView(JobStatus, kw_only=True):
 
 
 class Jobs:
-    """What the controller needs: the store and the upload settings."""
+    """What the controller needs for one request: the store, the upload settings, and the caller
+    (`owner`), whose jobs are the only ones it finds."""
 
-    def __init__(self, store: JobStore, settings: Settings) -> None:
-        self.store, self.settings = store, settings
+    def __init__(self, store: JobStore, settings: Settings, owner: str) -> None:
+        self.store, self.settings, self.owner = store, settings, owner
 
     async def status(self, job_id: str) -> JobStatus:
-        status = await self.store.status(job_id)
+        status = await self.store.status(job_id, self.owner)
         if status is None:
             raise JOB_NOT_FOUND.exception(f"There is no job {job_id}; jobs expire after their TTL.")
         return status
 
     async def succeeded(self, job_id: str) -> JobStatus:
-        """The job's status once it succeeded; a failed job says why, since waiting will not help."""
+        """The job's status once it succeeded with every result still there; a failed job says why,
+        since waiting will not help. A succeeded job whose results are gone fails here, for good."""
         status = await self.status(job_id)
+        if status.state == State.SUCCEEDED:
+            missing = await self.store.missing_results(job_id, status.progress.chunks_total)
+            if missing is not None:
+                status = await self._lost(job_id, missing)
         if status.state == State.FAILED:
             raise JOB_FAILED.exception(f"The job failed, so it has no results: {status.failure}.")
         if status.state != State.SUCCEEDED:
             raise JOB_NOT_FINISHED.exception(f"The job is {status.state}; this is ready once it succeeds.")
         return status
+
+    async def results(self, job_id: str) -> AsyncIterator[bytes]:
+        """The results of a succeeded job, a chunk at a time. A chunk lost while they stream fails the
+        job and cuts the stream, so that a client never takes a partial answer for a whole one."""
+        status = await self.succeeded(job_id)
+
+        async def lines() -> AsyncIterator[bytes]:
+            for n in range(status.progress.chunks_total):
+                try:
+                    chunk = await self.store.chunk_results(job_id, n)
+                except ChunkMissing as exc:
+                    await self._lost(job_id, exc)
+                    raise
+                yield _lines.encode_lines(chunk)
+
+        return lines()
+
+    async def _lost(self, job_id: str, missing: ChunkMissing) -> JobStatus:
+        await self.store.fail(job_id, str(missing), State.SUCCEEDED)
+        log.warning("job results lost", extra={"event": "job_failed", "job": job_id, "cause": str(missing)})
+        return await self.status(job_id)
 
 
 def _view(status: JobStatus) -> JobView:
@@ -93,7 +138,7 @@ class JobsController(Controller):
     @post(
         "/",
         status_code=202,
-        responses=problem_responses(401, 413, 415, 422, 429, 503),
+        responses=problem_responses(401, 408, 413, 415, 422, 429, 503),
         request_max_body_size=None,  # the app-wide limit is for JSON requests; _limited applies ours
         summary="Submit an NDJSON or CSV file of posts (id, text, author?, created_at?) as a job",
     )
@@ -108,7 +153,7 @@ class JobsController(Controller):
         parser = parser_for(media_type, jobs.settings.max_chars)
         try:
             job_id = await jobs.store.ingest(
-                _limited(request.stream(), limit), parser, jobs.settings.job_chunk_size
+                _limited(request.stream(), limit), parser, jobs.settings.job_chunk_size, jobs.owner
             )
         except HeaderError as exc:
             raise INVALID_UPLOAD.exception(str(exc)) from None
@@ -126,11 +171,11 @@ class JobsController(Controller):
         responses=DONE_PROBLEMS,
     )
     async def cancel(self, job_id: FromPath[str], jobs: NamedDependency[Jobs]) -> JobView:
+        await jobs.status(job_id)  # the caller's job, or 404 before anything changes
         before = await jobs.store.transition(job_id, State.CANCELLED, *OPEN)
-        status = await jobs.status(job_id)
         if before in (State.SUCCEEDED, State.FAILED):
             raise JOB_FINISHED.exception(f"The job already {before}; there is nothing to cancel.")
-        return _view(status)
+        return _view(await jobs.status(job_id))
 
     @get(
         "/{job_id:str}/results",
@@ -138,13 +183,7 @@ class JobsController(Controller):
         responses=DONE_PROBLEMS,
     )
     async def results(self, job_id: FromPath[str], jobs: NamedDependency[Jobs]) -> Stream:
-        status = await jobs.succeeded(job_id)
-
-        async def lines() -> AsyncIterator[bytes]:
-            for n in range(status.progress.chunks_total):
-                yield _lines.encode_lines(await jobs.store.chunk_results(job_id, n))
-
-        return Stream(lines(), media_type=NDJSON)
+        return Stream(await jobs.results(job_id), media_type=NDJSON)
 
     @get(
         "/{job_id:str}/errors",
@@ -173,31 +212,47 @@ class JobsController(Controller):
         return summary
 
 
+def _store_down(request: Request[Any, Any, Any], exc: redis_errors.RedisError) -> Response[Any]:
+    log.warning("job store unavailable", extra={"event": "job_store_down", "error": type(exc).__name__})
+    return JOBS_UNAVAILABLE.exception(
+        "The job store (Redis) is not answering; retry shortly.",
+        headers={"Retry-After": str(STORE_RETRY_AFTER_S)},
+    ).to_response(request)
+
+
 class JobsPlugin(InitPluginProtocol):
-    """Adds /v1/jobs to an app; without DIALOGIC_REDIS_URL its endpoints answer 503."""
+    """Adds /v1/jobs to an app, the `job_store_health` dependency (for /health/ready), and the 503 for
+    a Redis that does not answer; without DIALOGIC_REDIS_URL the endpoints answer 503."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.jobs: Jobs | None = None
+        self.store: JobStore | None = None
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         app_config.route_handlers.append(JobsController)
         app_config.dependencies["jobs"] = Provide(self._provide, sync_to_thread=False)
+        app_config.dependencies["job_store_health"] = Provide(self._health)
+        app_config.exception_handlers.update(dict.fromkeys(STORE_DOWN, _store_down))
         app_config.on_startup.append(self._open)
         app_config.on_shutdown.append(self._close)
         return app_config
 
     def _open(self) -> None:
         if self.settings.redis_url:
-            self.jobs = Jobs(JobStore.from_settings(self.settings), self.settings)
+            self.store = JobStore.from_settings(self.settings)
 
     async def _close(self) -> None:
-        if self.jobs is not None:
-            await self.jobs.store.close()
+        if self.store is not None:
+            await self.store.close()
 
-    def _provide(self) -> Jobs:
-        if self.jobs is None:
+    def _provide(self, request: Request[Any, Any, Any]) -> Jobs:
+        if self.store is None:
             raise JOBS_UNAVAILABLE.exception(
                 "Batch jobs need Redis; this deployment has no DIALOGIC_REDIS_URL."
             )
-        return self.jobs
+        return Jobs(self.store, self.settings, caller_key(request) or OPEN_OWNER)
+
+    async def _health(self) -> dict[str, Any]:
+        if self.store is None:
+            return {"backend": None}
+        return await self.store.health(HEALTH_TIMEOUT_S)

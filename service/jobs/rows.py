@@ -1,8 +1,10 @@
 """Incremental parsing of a job upload (NDJSON or CSV) into rows and per-line errors.
 
-The parsers are fed the request body piece by piece and keep only the unfinished line, so a 200 MB
-upload never sits in memory. A bad line becomes a `LineError` (line number and reason, never the
-text) and parsing goes on; only a CSV header without `id` and `text` rejects the whole upload.
+The parsers are fed the request body piece by piece and keep only the unfinished line (or CSV record),
+so a 200 MB upload never sits in memory: a line or record longer than a row can be is reported, not
+kept. A bad line becomes a `LineError` (line number and reason, never the text) and parsing goes on;
+only a CSV header without `id` and `text` rejects the whole upload. A UTF-8 byte-order mark at the start
+(Excel's "CSV UTF-8" writes one) is not part of the first line.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ NDJSON = "application/x-ndjson"
 CSV = "text/csv"
 FORMATS = (NDJSON, CSV)
 LINE_SLACK_BYTES = 64 * 1024  # room for the id, author, timestamp and JSON escapes beyond the text
+BOM = b"\xef\xbb\xbf"
+# Rows are stored as MessagePack, whose integers have 64 bits (signed or not): a numeric id beyond them
+# is a line error (as a string, any id works).
+ID_RANGE = range(-(2**63), 2**64)
 
 
 class InputRow(Struct, array_like=True):
@@ -74,6 +80,8 @@ def _row(
     """The content rules shared by both formats: an id, the API's text rule, then the timestamp."""
     if row_id == "":
         return LineError(line, "id is empty")
+    if isinstance(row_id, int) and row_id not in ID_RANGE:
+        return LineError(line, "id is an integer beyond 64 bits; send it as a string")
     try:
         check_text(text, max_chars, truncate=False)
     except TextError as exc:
@@ -115,13 +123,15 @@ class Parser(ABC):
         self.lines = _Lines(max_chars * 6 + LINE_SLACK_BYTES)  # \uXXXX escapes: 6 bytes a character
 
     def feed(self, data: bytes) -> Iterator[Parsed]:
-        for number, line in self.lines.feed(data):
-            yield from self._line(number, line)
+        yield from self._parse(self.lines.feed(data))
 
     def close(self) -> Iterator[Parsed]:
-        for number, line in self.lines.close():
-            yield from self._line(number, line)
+        yield from self._parse(self.lines.close())
         yield from self._end()
+
+    def _parse(self, lines: Iterator[tuple[int, bytes | None]]) -> Iterator[Parsed]:
+        for number, line in lines:
+            yield from self._line(number, line.removeprefix(BOM) if number == 1 and line else line)
 
     @abstractmethod
     def _line(self, number: int, line: bytes | None) -> Iterator[Parsed]: ...
@@ -151,27 +161,38 @@ class NdjsonParser(Parser):
 
 
 class CsvParser(Parser):
-    """RFC 4180 CSV with a header row; a quoted field may span lines, so records are joined first."""
+    """RFC 4180 CSV with a header row; a quoted field may span lines, so records are joined first. A
+    record is bounded like a line: past that, its quote never closed, and parsing resumes at the next
+    line rather than keep the rest of the upload as one field."""
 
     def __init__(self, max_chars: int) -> None:
         super().__init__(max_chars)
         self.header: list[str] | None = None
         self.record: list[bytes] = []
+        self.size = 0  # bytes in the pending record
         self.start = 0  # line number where the pending record began
         self.quotes = 0  # quote characters seen in the pending record: odd means inside a field
 
     def _line(self, number: int, line: bytes | None) -> Iterator[Parsed]:
         if line is None:
-            self.record, self.quotes = [], 0
+            self.record, self.size, self.quotes = [], 0, 0
             yield LineError(number, "line too long")
             return
         if not self.record:
             self.start = number
         self.record.append(line)
+        self.size += len(line) + 1
         self.quotes += line.count(b'"')
         if self.quotes % 2 == 0:
             yield from self._record(self.start, b"\n".join(self.record))
-            self.record, self.quotes = [], 0
+            self.record, self.size, self.quotes = [], 0, 0
+        elif self.size > self.lines.max_line:
+            yield LineError(
+                self.start,
+                f"bad CSV row: a quoted field still open at line {number}, past {self.lines.max_line} "
+                f"bytes (an unclosed quote?); lines {self.start}-{number} skipped",
+            )
+            self.record, self.size, self.quotes = [], 0, 0
 
     def _end(self) -> Iterator[Parsed]:
         if self.record:

@@ -1,7 +1,9 @@
 """A batch job's state in Redis, and the SAQ queue its chunks travel on.
 
-Keys, under `{prefix}:job:{id}` (all expire after `job_ttl`):
-  (hash)     state, created, total/done rows, chunks/done chunks, errors, failure reason
+Keys, under `{prefix}:job:{id}` (all expire after `job_ttl`; while the upload streams in, after
+UPLOAD_LEASE_S unless the upload is still alive, so that one cut off leaves nothing for long):
+  (hash)     state, created, owner (the API key's id), total/done rows, chunks/done chunks, errors,
+             failure reason
   :in:{n}    chunk n's valid rows (msgpack), written while the upload streams in
   :out:{n}   chunk n's results (msgpack), written with the done marker in one script
   :done      set of finished chunk numbers: the checkpoint that makes a re-run chunk count once
@@ -14,15 +16,21 @@ Keys, under `{prefix}:job:{id}` (all expire after `job_ttl`):
 
 Every state change is a compare-and-set script, so a cancel racing the last chunk, or two workers
 finishing the same chunk after a lease expired, leave one consistent answer. A chunk SAQ gives up on
-(CHUNK_ATTEMPTS tries) fails its job, whose `failure` names the chunk and its input lines.
+(CHUNK_ATTEMPTS tries) fails its job, whose `failure` names the chunk and its input lines. A job only
+succeeds with every accepted row scored: a chunk whose rows or results are gone from Redis (evicted,
+expired) raises ChunkMissing, and its job fails saying so rather than answer with rows missing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -30,6 +38,10 @@ from typing import Any
 import msgspec
 from msgspec import Struct
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as LostConnection
+from redis.exceptions import RedisError
 from saq.job import Job, Status
 from saq.queue.redis import RedisQueue
 
@@ -42,6 +54,10 @@ CHUNK_ATTEMPTS = 3  # a chunk whose worker died or raised is tried this often be
 ERRORS_PAGE = 1000
 TIMELINE_PAGE = 1000
 LAST_ERROR = "last_error"  # SAQ job meta: the exception type of an attempt that raised (never the message)
+UPLOAD_LEASE_S = 60  # an upload's keys outlive its last renewal by this much (renewed every third of it)
+JOB_ID = re.compile(r"[0-9a-f]{32}")  # uuid4().hex: anything else names no job, and no key is built from it
+# Reconnecting: a stale pooled connection (Redis restarted) fails at once; the retry opens a fresh one.
+RECONNECT_ATTEMPTS = 3
 log = logging.getLogger("dialogic.jobs")
 
 
@@ -64,6 +80,14 @@ class Progress(Struct):
     chunks_total: int
 
 
+class ChunkMissing(Exception):
+    """A chunk's rows or results are gone from Redis (evicted, expired or deleted): its job cannot be
+    completed or served, only failed with this reason."""
+
+    def __init__(self, part: str, chunk: int) -> None:
+        super().__init__(f"the {part} of chunk {chunk} are gone from Redis (evicted or expired)")
+
+
 class JobStatus(Struct, omit_defaults=True):
     id: str
     state: State
@@ -73,14 +97,42 @@ class JobStatus(Struct, omit_defaults=True):
     failure: str | None = None
 
 
-# KEYS[1] job hash; ARGV[1] new state, ARGV[2..] states it may replace. Returns the state before.
+# KEYS[1] job hash; ARGV[1] new state, ARGV[2] failure reason ('' for none), ARGV[3..] states it may
+# replace. Returns the state before.
 _TRANSITION = """
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return false end
-for i = 2, #ARGV do
-  if state == ARGV[i] then redis.call('HSET', KEYS[1], 'state', ARGV[1]) return state end
+for i = 3, #ARGV do
+  if state == ARGV[i] then
+    redis.call('HSET', KEYS[1], 'state', ARGV[1])
+    if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'failure', ARGV[2]) end
+    return state
+  end
 end
 return state
+"""
+
+# KEYS: job hash, summary; ARGV: summary, ttl. An open job succeeds only when every chunk is done and
+# every accepted row has a result; otherwise it fails, with the counts as its reason. A succeeded job's
+# summary is rewritten (finalizing is idempotent). Returns 1 when the summary was stored, -1 when the
+# job failed for missing rows, 0 when it is neither open nor succeeded.
+_FINISH = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if state == 'queued' or state == 'running' then
+  local c = redis.call('HMGET', KEYS[1], 'rows_done', 'rows_total', 'chunks_done', 'chunks_total')
+  for i = 1, 4 do c[i] = tonumber(c[i]) or 0 end
+  if c[1] ~= c[2] or c[3] ~= c[4] then
+    local reason = 'only ' .. c[1] .. ' of ' .. c[2] .. ' rows were scored (' .. c[3] .. ' of ' .. c[4]
+      .. ' chunks)'
+    redis.call('HSET', KEYS[1], 'state', 'failed', 'failure', reason)
+    return -1
+  end
+  redis.call('HSET', KEYS[1], 'state', 'succeeded')
+elseif state ~= 'succeeded' then
+  return 0
+end
+redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
+return 1
 """
 
 # KEYS: job hash, done set, out key, tallies hash, timeline; ARGV: chunk, results, rows, ttl, tally, then
@@ -150,6 +202,14 @@ return out
 """
 
 
+@dataclass
+class _Upload:
+    """An upload streaming in: the keys it has written so far, which its lease keeps alive."""
+
+    job_id: str
+    chunks: int = 0
+
+
 class JobStore:
     """Everything the API and the workers do to a job; the one place that knows the key layout."""
 
@@ -159,6 +219,7 @@ class JobStore:
         self.queue = ChunkQueue(redis, f"{prefix}:jobs", self._chunk_given_up)
         self._transition = redis.register_script(_TRANSITION)
         self._commit = redis.register_script(_COMMIT)
+        self._finish = redis.register_script(_FINISH)
         self._claim_ids = redis.register_script(_CLAIM_IDS)
         self._rows = msgspec.msgpack.Decoder(list[InputRow])
         self._results = msgspec.msgpack.Decoder(list[JobResult])
@@ -167,9 +228,21 @@ class JobStore:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JobStore:
+        """Every command is bounded by `job_redis_timeout_s` (a frozen Redis fails it rather than stall
+        it), and one that finds its connection dead is retried on a fresh one, so the first request after
+        Redis comes back succeeds."""
         if not settings.redis_url:
             raise ValueError("batch jobs need Redis: set DIALOGIC_REDIS_URL")
-        redis = Redis.from_url(settings.redis_url)
+        timeout_s = settings.job_redis_timeout_s
+        redis = Redis.from_url(
+            settings.redis_url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            # Only a lost connection is retried: a timeout means Redis is not answering (503 at once).
+            retry=Retry(
+                ExponentialWithJitterBackoff(cap=timeout_s, base=0.05), RECONNECT_ATTEMPTS, (LostConnection,)
+            ),
+        )
         return cls(
             redis, settings.cache_prefix, settings.job_ttl, settings.job_lease_s, settings.job_chunk_timeout_s
         )
@@ -185,45 +258,101 @@ class JobStore:
     async def close(self) -> None:
         await self.queue.disconnect()
 
+    async def health(self, timeout_s: float) -> dict[str, Any]:
+        """The job store's state for /health/ready: whether a PING is answered within `timeout_s`."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                up = bool(await self.redis.ping())
+        except (RedisError, TimeoutError, OSError):
+            up = False
+        where = self.redis.connection_pool.connection_kwargs
+        place = where.get("path") or f"{where.get('host')}:{where.get('port')}"
+        return {"backend": "redis", "state": "up" if up else "down", "where": f"{place}/{where.get('db', 0)}"}
+
     # -- upload -------------------------------------------------------------------------------------
 
-    async def ingest(self, pieces: AsyncIterator[bytes], parser: Parser, chunk_size: int) -> str:
-        """Stream an upload into chunks and queue them; returns the job id. A failed upload leaves
-        nothing behind."""
-        job_id = uuid.uuid4().hex
+    async def ingest(self, pieces: AsyncIterator[bytes], parser: Parser, chunk_size: int, owner: str) -> str:
+        """Stream an upload into chunks and queue them as a job of `owner`'s; returns the job id.
+
+        A failed upload deletes what it wrote; if Redis cannot be reached to do so, what it wrote still
+        has only its lease to live (UPLOAD_LEASE_S), as until the upload completes."""
+        upload = _Upload(uuid.uuid4().hex)
         created = datetime.now(UTC).isoformat(timespec="seconds")
-        await self.redis.hset(self.key(job_id), mapping={"state": State.UPLOADING, "created": created})
-        await self.redis.expire(self.key(job_id), self.ttl)
         try:
-            chunks = await self._write_chunks(job_id, pieces, parser, chunk_size)
-            await self.redis.unlink(self.key(job_id, "ids"))  # only the upload needs it
-            await self._queue_chunks(job_id, chunks)
+            async with self._leased(upload):
+                pipe = self.redis.pipeline(transaction=False)
+                pipe.hset(
+                    self.key(upload.job_id),
+                    mapping={"state": State.UPLOADING, "created": created, "owner": owner},
+                )
+                pipe.expire(self.key(upload.job_id), UPLOAD_LEASE_S)
+                await pipe.execute()
+                await self._write_chunks(upload, pieces, parser, chunk_size)
+                await self.redis.unlink(self.key(upload.job_id, "ids"))  # only the upload needs it
+                await self._queue_chunks(upload.job_id, upload.chunks)
+            await self._expire(upload, self.ttl)  # complete: the job's keys live for the job's TTL
         except BaseException:
-            await self.delete(job_id)
+            try:
+                await self.delete(upload.job_id)
+            except RedisError:
+                log.warning(
+                    "upload not cleaned up; its keys expire with its lease",
+                    extra={"event": "upload_abandoned", "job": upload.job_id, "lease_s": UPLOAD_LEASE_S},
+                )
             raise
-        return job_id
+        return upload.job_id
+
+    def _upload_keys(self, upload: _Upload) -> list[str]:
+        job_id = upload.job_id
+        written = [self.key(job_id), self.key(job_id, "errors"), self.key(job_id, "ids")]
+        return written + [self.key(job_id, "in", n) for n in range(upload.chunks)]
+
+    async def _expire(self, upload: _Upload, ttl: int) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        for key in self._upload_keys(upload):
+            pipe.expire(key, ttl)
+        await pipe.execute()
+
+    @asynccontextmanager
+    async def _leased(self, upload: _Upload) -> AsyncIterator[None]:
+        """Renew the upload's keys' lease three times per lease while the body runs, as the chunks'
+        heartbeat does theirs: an upload that dies (its process, or Redis) stops renewing."""
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(UPLOAD_LEASE_S / 3)
+                with suppress(RedisError):  # the upload itself will fail on the same outage
+                    await self._expire(upload, UPLOAD_LEASE_S)
+
+        task = asyncio.create_task(renew())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
 
     async def _write_chunks(
-        self, job_id: str, pieces: AsyncIterator[bytes], parser: Parser, chunk_size: int
-    ) -> int:
+        self, upload: _Upload, pieces: AsyncIterator[bytes], parser: Parser, chunk_size: int
+    ) -> None:
+        job_id = upload.job_id
         rows: list[InputRow] = []
         errors: list[LineError] = []
-        chunks = 0
 
         async def flush() -> None:
-            nonlocal chunks
             unique, repeats = await self._unique(job_id, rows)
             page = list(heapq.merge(errors, repeats, key=lambda e: e.line))  # both are in line order
             pipe = self.redis.pipeline(transaction=False)
             if unique:
-                pipe.set(self.key(job_id, "in", chunks), msgspec.msgpack.encode(unique), ex=self.ttl)
+                key = self.key(job_id, "in", upload.chunks)
+                pipe.set(key, msgspec.msgpack.encode(unique), ex=UPLOAD_LEASE_S)
                 pipe.hincrby(self.key(job_id), "rows_total", len(unique))
-                chunks += 1
             if page:
                 pipe.rpush(self.key(job_id, "errors"), *map(msgspec.msgpack.encode, page))
-                pipe.expire(self.key(job_id, "errors"), self.ttl)
+                pipe.expire(self.key(job_id, "errors"), UPLOAD_LEASE_S)
                 pipe.hincrby(self.key(job_id), "errors", len(page))
             await pipe.execute()
+            upload.chunks += bool(unique)
             rows.clear()
             errors.clear()
 
@@ -240,7 +369,6 @@ class JobStore:
             await take(parser.feed(piece))
         await take(parser.close())
         await flush()
-        return chunks
 
     async def _unique(self, job_id: str, rows: Sequence[InputRow]) -> tuple[list[InputRow], list[LineError]]:
         """`rows` less those whose id an earlier row of the upload has, and an error for each of those.
@@ -250,7 +378,7 @@ class JobStore:
         The ids live in Redis, one round trip per chunk, so the API holds no more than a chunk."""
         if not rows:
             return [], []
-        args: list[bytes | int] = [self.ttl]
+        args: list[bytes | int] = [UPLOAD_LEASE_S]
         for row in rows:
             args += [msgspec.json.encode(row.id), row.line]
         firsts = await self._claim_ids(keys=[self.key(job_id, "ids")], args=args)
@@ -286,9 +414,12 @@ class JobStore:
 
     # -- workers ------------------------------------------------------------------------------------
 
-    async def transition(self, job_id: str, to: State, *sources: State) -> State | None:
-        """Move the job to `to` if it is in one of `sources`; returns the state it was in."""
-        before = await self._transition(keys=[self.key(job_id)], args=[to, *sources])
+    async def transition(
+        self, job_id: str, to: State, *sources: State, failure: str | None = None
+    ) -> State | None:
+        """Move the job to `to` if it is in one of `sources` (with `failure` as its reason, if given);
+        returns the state it was in."""
+        before = await self._transition(keys=[self.key(job_id)], args=[to, failure or "", *sources])
         return State(_text(before)) if before else None
 
     async def _get(self, key: str) -> bytes | None:
@@ -296,8 +427,11 @@ class JobStore:
         return blob if isinstance(blob, bytes) else None
 
     async def rows(self, job_id: str, chunk: int) -> list[InputRow]:
+        """Chunk `chunk`'s rows; raises ChunkMissing when they are gone (a stored chunk is never empty)."""
         blob = await self._get(self.key(job_id, "in", chunk))
-        return self._rows.decode(blob) if blob else []
+        if blob is None:
+            raise ChunkMissing("rows", chunk)
+        return self._rows.decode(blob)
 
     async def commit(
         self, job_id: str, chunk: int, results: Sequence[JobResult], tally: Tally, timeline: Sequence[bytes]
@@ -319,20 +453,29 @@ class JobStore:
             pipe.expire(self.key(job_id, "timeline"), self.ttl)
             await pipe.execute()
 
-    async def finish(self, job_id: str, summary: bytes) -> None:
-        await self.redis.set(self.key(job_id, "summary"), summary, ex=self.ttl)
-        await self.transition(job_id, State.SUCCEEDED, *OPEN)
+    async def finish(self, job_id: str, summary: bytes) -> bool:
+        """Store the summary and mark the job succeeded, unless a row has no result (the job fails, see
+        _FINISH); returns whether the summary was stored."""
+        stored = int(
+            await self._finish(keys=[self.key(job_id), self.key(job_id, "summary")], args=[summary, self.ttl])
+        )
+        if stored == -1:
+            log.warning("job failed", extra={"event": "job_failed", "job": job_id, "cause": "rows missing"})
+        return stored == 1
 
-    async def fail(self, job_id: str, reason: str) -> None:
-        if await self.transition(job_id, State.FAILED, *OPEN) in OPEN:
-            await self.redis.hset(self.key(job_id), "failure", reason)
+    async def fail(self, job_id: str, reason: str, *sources: State) -> None:
+        """Fail the job with `reason` if it is in one of `sources` (default: still open)."""
+        await self.transition(job_id, State.FAILED, *(sources or OPEN), failure=reason)
 
     async def _chunk_given_up(self, job: Job, status: Status) -> None:
         """No attempt is left for this chunk, so its job can never complete: fail it, naming the rows."""
         kwargs = job.kwargs or {}
         job_id, chunk = str(kwargs["job_id"]), int(kwargs["chunk"])
-        rows = await self.rows(job_id, chunk)
-        where = f"input lines {rows[0].line}-{rows[-1].line}" if rows else "rows expired"
+        try:
+            rows = await self.rows(job_id, chunk)
+            where = f"input lines {rows[0].line}-{rows[-1].line}"
+        except ChunkMissing:
+            where = "rows expired"
         if status == Status.ABORTED:
             cause = "its worker stopped renewing the lease (it died or hung)"
         elif error := job.meta.get(LAST_ERROR):
@@ -347,9 +490,15 @@ class JobStore:
 
     # -- readers ------------------------------------------------------------------------------------
 
-    async def status(self, job_id: str) -> JobStatus | None:
+    async def status(self, job_id: str, owner: str | None = None) -> JobStatus | None:
+        """The job's status; None when there is no such job (an id not of JOB_ID's form included), it is
+        still uploading, or `owner` is given and is not the job's owner."""
+        if not JOB_ID.fullmatch(job_id):
+            return None
         raw = {_text(k): _text(v) for k, v in (await self.redis.hgetall(self.key(job_id))).items()}
         if not raw or raw["state"] == State.UPLOADING:
+            return None
+        if owner is not None and raw.get("owner") != owner:
             return None
 
         def count(name: str) -> int:
@@ -363,8 +512,22 @@ class JobStore:
         )
 
     async def chunk_results(self, job_id: str, chunk: int) -> list[JobResult]:
+        """Chunk `chunk`'s results; raises ChunkMissing when they are gone."""
         blob = await self._get(self.key(job_id, "out", chunk))
-        return self._results.decode(blob) if blob else []
+        if blob is None:
+            raise ChunkMissing("results", chunk)
+        return self._results.decode(blob)
+
+    async def missing_results(self, job_id: str, chunks: int) -> ChunkMissing | None:
+        """Whether the results of a done job's `chunks` are all there (one round trip): None, or the
+        error naming the first chunk whose results are gone."""
+        pipe = self.redis.pipeline(transaction=False)
+        for n in range(chunks):
+            pipe.exists(self.key(job_id, "out", n))
+        for n, found in enumerate(await pipe.execute()):
+            if not found:
+                return ChunkMissing("results", n)
+        return None
 
     async def tally(self, job_id: str, chunk: int) -> Tally | None:
         blob = await self.redis.hget(self.key(job_id, "tallies"), str(chunk))

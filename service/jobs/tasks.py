@@ -5,7 +5,8 @@ A chunk task is idempotent: it reads the chunk's stored rows, scores them throug
 script. Running it twice, after a lease expired on a worker that was only slow, finds the chunk done
 the second time and changes nothing. While it scores, a heartbeat renews the SAQ lease; a worker that
 dies stops renewing, and another worker's sweep re-queues the chunk. Whichever commit completes the
-job writes the summary.
+job writes the summary. A chunk whose rows are gone from Redis fails its job at once: no retry can
+bring them back, and scoring nothing would let the job succeed with rows missing.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from saq.job import Job
 from saq.types import Context
 
 from service.jobs.rows import InputRow, JobResult
-from service.jobs.store import LAST_ERROR, OPEN, JobStore, State
+from service.jobs.store import LAST_ERROR, OPEN, ChunkMissing, JobStore, State
 from service.jobs.summary import Post, Summarizer, Tally, timeline
 from service.schemas import to_scores
 from service.scoring import Scorer
@@ -49,18 +50,26 @@ class ChunkRunner:
         before = await self.store.transition(job_id, State.RUNNING, State.QUEUED)
         if before not in OPEN:  # cancelled, failed, or expired: the chunk is not worth scoring
             return 0
-        async with _heartbeat(job):
-            rows = await self.store.rows(job_id, chunk)
-            scored = await self.scorer.score([row.text for row in rows])
-        results = [JobResult(r.id, s.label, to_scores(s.scores)) for r, s in zip(rows, scored, strict=True)]
-        posts = _posts(rows, results)
-        if await self.store.commit(job_id, chunk, results, Tally.of(posts), timeline(posts)) == 1:
-            await self.finalize(job_id)
+        try:
+            async with _heartbeat(job):
+                rows = await self.store.rows(job_id, chunk)
+                scored = await self.scorer.score([row.text for row in rows])
+            results = [
+                JobResult(r.id, s.label, to_scores(s.scores)) for r, s in zip(rows, scored, strict=True)
+            ]
+            posts = _posts(rows, results)
+            if await self.store.commit(job_id, chunk, results, Tally.of(posts), timeline(posts)) == 1:
+                await self.finalize(job_id)
+        except ChunkMissing as exc:
+            await self.store.fail(job_id, str(exc))
+            log.warning("job failed", extra={"event": "job_failed", "job": job_id, "chunk": chunk})
+            return 0
         return len(results)
 
     async def finalize(self, job_id: str) -> None:
         """Summarise a fully scored job from its chunks' tallies and its timeline, never holding more
-        than one chunk, and mark it succeeded (idempotent, like the chunks)."""
+        than one chunk, and mark it succeeded (idempotent, like the chunks). Raises ChunkMissing when a
+        chunk it must rebuild from is gone."""
         status = await self.store.status(job_id)
         if status is None:
             return
@@ -75,8 +84,8 @@ class ChunkRunner:
         async for page in self.store.timeline(job_id):
             summarizer.add_timeline(page)
         summary = summarizer.summary()
-        await self.store.finish(job_id, msgspec.json.encode(summary))
-        log.info("job finished", extra={"event": "job_finished", "job": job_id, "rows": summary.rows})
+        if await self.store.finish(job_id, msgspec.json.encode(summary)):
+            log.info("job finished", extra={"event": "job_finished", "job": job_id, "rows": summary.rows})
 
 
 def _posts(rows: Sequence[InputRow], results: Sequence[JobResult]) -> list[Post]:

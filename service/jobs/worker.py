@@ -51,6 +51,8 @@ async def serve(settings: Settings) -> None:
         functions=[(CHUNK_FUNCTION, runner.process_chunk)],
         concurrency=1,
         timers=timers,
+        # Each wait for a chunk ends before the store's per-command timeout would cut it.
+        dequeue_timeout=settings.job_redis_timeout_s / 2,
         shutdown_grace_period_s=settings.job_lease_s,
     )
     log.info(

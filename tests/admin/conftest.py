@@ -52,8 +52,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env.update(
         {
             "HF_HUB_OFFLINE": "1",
+            "FORWARDED_ALLOW_IPS": "127.0.0.1",  # the tests act as the proxy in front of it
             "DIALOGIC_ADMIN_KEY": key,
-            "DIALOGIC_SESSION_SECRET": secrets.token_urlsafe(24),
+            "DIALOGIC_SESSION_SECRET": secrets.token_urlsafe(32),
             "DIALOGIC_REDIS_URL": "redis://127.0.0.1:6379/0",
             "DIALOGIC_REDIS_TIMEOUT_MS": "1000",  # a busy shared machine: tests check behaviour
             "DIALOGIC_CACHE_PREFIX": f"dialogic-admin-test-{uuid.uuid4().hex[:10]}",

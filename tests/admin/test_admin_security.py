@@ -1,6 +1,6 @@
 """The admin session cookie and the limit on login attempts: over real HTTP against `dialogic serve`
-(behind a stand-in proxy: uvicorn trusts X-Forwarded-* from 127.0.0.1, as it would from a configured
-ingress), and in process without Redis, where the limit is counted in memory."""
+(behind a stand-in proxy: the server trusts X-Forwarded-* from 127.0.0.1, named in FORWARDED_ALLOW_IPS as
+a configured ingress would be), and in process without Redis, where the limit is counted in memory."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from litestar.di import Provide
 from litestar.testing import TestClient
 
 from service.api.admin import LOGIN_WINDOW_S, SESSION_COOKIE, login_limiter
+from service.app import create_app
 from service.errors import problem_details_plugin
 from service.runtime import Runtime
 from service.settings import Settings
@@ -130,3 +131,79 @@ def test_a_session_started_over_https_is_secure_in_process(local: TestClient[Lit
     response = local.post("/admin/login", data={"key": "the-key"}, follow_redirects=False)
     assert response.status_code == 303
     assert {"secure", "httponly", "samesite=strict"} <= set(session_cookie(response))
+
+
+def test_a_huge_login_form_is_refused_before_it_is_parsed(local: TestClient[Litestar]) -> None:
+    """7.9 MB, 800,000 fields: parsing them held the event loop (health checks included) for seconds."""
+    form = b"&".join(b"f%d=x" for i in range(800_000))
+    started = time.perf_counter()
+    response = local.post(
+        "/admin/login", content=form, headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert response.status_code == 413, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert time.perf_counter() - started < 1.5
+    assert local.get("/admin/login").status_code == 200  # and the limit counted it: 1 of 3
+
+
+def test_an_address_over_the_login_limit_is_refused_before_its_body_is_read(
+    local: TestClient[Litestar],
+) -> None:
+    assert [local.post("/admin/login", data={"key": "x"}).status_code for _ in range(3)] == [401] * 3
+    form = b"key=x&" + b"&".join(b"f%d=x" for i in range(800_000))
+    started = time.perf_counter()
+    response = local.post(
+        "/admin/login", content=form, headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert_limited(response, 3)  # 429, not 413: the limit answered first, without reading the form
+    assert time.perf_counter() - started < 1.5
+
+
+def assert_admin_headers(response: httpx.Response) -> None:
+    assert response.headers["cache-control"] == "no-store", response.headers
+    assert response.headers["content-security-policy"].startswith("default-src 'self'")
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_every_admin_answer_has_no_store_and_a_csp(local: TestClient[Litestar]) -> None:
+    answers = {
+        "login page": local.get("/admin/login"),
+        "no session (page)": local.get("/admin", follow_redirects=False),
+        "no session (api)": local.get("/admin/api/stats"),
+        "no such page": local.get("/admin/nothing-here"),
+        "wrong method": local.delete("/admin/login"),
+        "wrong key": local.post("/admin/login", data={"key": "x"}),
+    }
+    for _ in range(2):
+        local.post("/admin/login", data={"key": "x"})
+    answers["over the limit"] = local.post("/admin/login", data={"key": "the-key"})
+    assert [r.status_code for r in answers.values()] == [200, 303, 401, 404, 405, 401, 429]
+    for response in answers.values():
+        assert_admin_headers(response)
+    assert local.get("/static/admin.css").headers.get("cache-control") != "no-store"  # only /admin
+
+
+WEAK = {
+    "a word": "changeme",
+    "two words": "correct-horse",
+    "16 random bytes, hex": secrets.token_hex(16),
+    "24 random bytes, base64": secrets.token_urlsafe(24),
+    "a repeat": "ab" * 64,
+    "a word repeated": "password" * 8,
+}
+STRONG = {
+    "32 random bytes, base64": secrets.token_urlsafe(32),
+    "32 random bytes, hex": secrets.token_hex(32),
+    "64 random bytes, base64": secrets.token_urlsafe(64),
+}
+
+
+@pytest.mark.parametrize("secret", WEAK.values(), ids=WEAK.keys())
+def test_a_weak_session_secret_is_refused_at_start(secret: str) -> None:
+    with pytest.raises(ValueError, match="DIALOGIC_SESSION_SECRET holds at most"):
+        create_app(Settings(admin_key="the-key", session_secret=secret))
+
+
+@pytest.mark.parametrize("secret", STRONG.values(), ids=STRONG.keys())
+def test_a_strong_session_secret_is_taken(secret: str) -> None:
+    create_app(Settings(admin_key="the-key", session_secret=secret))

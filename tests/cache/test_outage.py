@@ -10,6 +10,7 @@ import signal
 import subprocess
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
@@ -67,15 +68,24 @@ class Server:
         assert self.proc is not None
         os.kill(self.proc.pid, sig)
 
+    @classmethod
+    @contextmanager
+    def running(cls) -> Iterator[Server]:
+        """A server of a test's own, thawed (if the test left it stopped) and killed afterwards."""
+        srv = cls()
+        srv.start()
+        try:
+            yield srv
+        finally:
+            if srv.proc is not None and srv.proc.poll() is None:
+                srv.signal(signal.SIGCONT)
+                srv.kill()
+
 
 @pytest.fixture
 def server() -> Iterator[Server]:
-    srv = Server()
-    srv.start()
-    yield srv
-    if srv.proc is not None and srv.proc.poll() is None:
-        srv.signal(signal.SIGCONT)
-        srv.kill()
+    with Server.running() as srv:
+        yield srv
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """Fixtures for the batch-job tests: the shared Redis at 127.0.0.1:6379 under a throwaway prefix
-(removed afterwards), an app with only the jobs plugin (no model load), and worker subprocesses."""
+(removed afterwards), an app with only the API gate and the jobs plugin (no model load), and worker
+subprocesses."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from litestar.testing import AsyncTestClient
 from service.api.jobs import JobsPlugin
 from service.errors import problem_details_plugin
 from service.jobs.rows import NDJSON
+from service.security import ApiGateMiddleware, KeyRing
 from service.settings import PREFIX, Settings
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -63,7 +65,9 @@ def job_settings(request: pytest.FixtureRequest) -> Iterator[Settings]:
 
 
 def jobs_app(settings: Settings) -> Litestar:
-    return Litestar(plugins=[JobsPlugin(settings), problem_details_plugin()])
+    """/v1/jobs behind the API gate (keys from `settings.api_keys`, no rate limit), as in the service."""
+    gate = ApiGateMiddleware(KeyRing.from_setting(settings.api_keys), None, settings.request_timeout_s)
+    return Litestar(plugins=[JobsPlugin(settings), problem_details_plugin()], middleware=[gate])
 
 
 @pytest.fixture

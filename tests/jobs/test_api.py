@@ -179,3 +179,28 @@ def test_over_the_upload_limit_is_413_and_leaves_nothing(job_settings: Settings)
         assert declared.status_code == 413
     with redis.Redis.from_url(REDIS_URL) as client:
         assert list(client.scan_iter(match=f"{settings.cache_prefix}:job:*")) == []
+
+
+async def test_ids_beyond_64_bits_are_line_errors_not_a_failed_upload(
+    jobs_client: Client, job_settings: Settings
+) -> None:
+    body = (
+        b'{"id": 18446744073709551616, "text": "an id MessagePack cannot hold"}\n'
+        b'{"id": 18446744073709551615, "text": "the largest id it can"}\n'
+        b'\xef\xbb\xbf{"id": "late bom", "text": "a mark inside the file is not skipped"}\n'
+    )
+    job_id = await submit(jobs_client, body)
+    errors = (await jobs_client.get(f"/v1/jobs/{job_id}/errors")).content.splitlines()
+    assert [msgspec.json.decode(line) for line in errors] == [
+        {"line": 1, "reason": "id is an integer beyond 64 bits; send it as a string"},
+        {"line": 3, "reason": "malformed JSON"},
+    ]
+    await run_chunk(runner(job_settings), job_id, 0)
+    [line] = (await jobs_client.get(f"/v1/jobs/{job_id}/results")).content.splitlines()
+    assert line.startswith(b'{"id":18446744073709551615,')  # echoed exactly
+
+
+async def test_a_csv_saved_by_excel_with_a_byte_order_mark_is_read(jobs_client: Client) -> None:
+    job_id = await submit(jobs_client, b"\xef\xbb\xbfid,text\r\n1,thanks for the quick reply!\r\n", CSV)
+    status = (await jobs_client.get(f"/v1/jobs/{job_id}")).json()
+    assert status["progress"]["rows_total"] == 1 and status["errors"] == 0

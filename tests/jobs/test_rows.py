@@ -144,3 +144,49 @@ def test_chunk_tallies_and_the_timeline_add_up_to_the_whole(seed: int) -> None:
     for start in range(0, len(ordered), 7):
         summarizer.add_timeline(ordered[start : start + 7])
     assert summarizer.summary() == reference_summary(posts)
+
+
+def test_an_id_beyond_64_bits_is_a_line_error_and_64_bit_ids_work() -> None:
+    body = (
+        b'{"id": 18446744073709551616, "text": "one past the largest unsigned 64-bit integer"}\n'
+        b'{"id": 18446744073709551615, "text": "the largest"}\n'
+        b'{"id": -9223372036854775808, "text": "the smallest signed"}\n'
+        b'{"id": -9223372036854775809, "text": "one below it"}\n'
+        b'{"id": "18446744073709551616", "text": "as a string it is any id"}\n'
+    )
+    assert parse(NDJSON, body, max_chars=100) == [
+        LineError(1, "id is an integer beyond 64 bits; send it as a string"),
+        InputRow(2, 2**64 - 1, "the largest", None, None),
+        InputRow(3, -(2**63), "the smallest signed", None, None),
+        LineError(4, "id is an integer beyond 64 bits; send it as a string"),
+        InputRow(5, "18446744073709551616", "as a string it is any id", None, None),
+    ]
+
+
+def test_an_unclosed_csv_quote_is_bounded_like_a_line_and_parsing_resumes() -> None:
+    """Before, every line after the quote joined one pending record: the whole rest of the upload."""
+    rows = b"".join(b"%d,post number %d\n" % (i, i) for i in range(3, 20_000))
+    body = b'id,text\n1,fine\n2,"never closed\n' + rows
+    parser = parser_for(CSV, 50)
+    limit = parser.lines.max_line
+    items = [item for start in range(0, len(body), 4096) for item in parser.feed(body[start : start + 4096])]
+    assert parser.size <= limit  # never more than one record's worth pending (the file is 300 KB)
+    items += list(parser.close())
+    [error] = [item for item in items if isinstance(item, LineError)]
+    assert error.line == 3 and error.reason.startswith("bad CSV row: a quoted field still open at line ")
+    last_skipped = int(error.reason.rsplit("-", 1)[1].split()[0])
+    assert limit / 30 < last_skipped < limit / 10  # lines of ~22 bytes: skipped to the limit, no further
+    scored = [item.line for item in items if isinstance(item, InputRow)]
+    assert scored == [2, *range(last_skipped + 1, 20_001)]  # every line after the skipped ones is read
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        (CSV, b"\xef\xbb\xbfid,text\r\n1,hello from Excel\r\n"),
+        (NDJSON, b'\xef\xbb\xbf{"id": 1, "text": "hello from Notepad"}\n'),
+    ],
+)
+def test_a_utf8_byte_order_mark_starts_the_file_not_the_first_line(content_type: str, body: bytes) -> None:
+    [row] = parse(content_type, body, piece=2)  # the mark itself split across pieces
+    assert isinstance(row, InputRow) and row.id in ("1", 1) and row.text.startswith("hello from")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import logging
 import time
 from collections.abc import Iterator
 
@@ -149,3 +151,43 @@ def test_ten_thousand_item_batch_is_413_fast(client: Client, roomy: Client) -> N
 def test_degenerate_bodies_are_400(client: Client, body: bytes) -> None:
     path = "/v1/classify/batch" if b"items" in body else "/v1/classify"
     assert_problem(post(client, path, body), 400)
+
+
+@pytest.mark.parametrize(
+    "item",
+    [b'{"text": "hi", "id": 1e999}', b'{"text": "hi", "truncate": -1e999}', b'{"text": 1e400}'],
+)
+def test_a_number_beyond_float_range_stays_in_its_slot(client: Client, item: bytes) -> None:
+    """Valid JSON (RFC 8259 sets no range): the item holding the number is invalid, not the batch."""
+    body = b'{"items": [' + item + b', {"text": "the valid neighbour is scored"}]}'
+    response = post(client, "/v1/classify/batch", body)
+    assert response.status_code == 200, response.text
+    bad, good = response.json()["results"]
+    assert bad["error"]["status"] == 400 and bad["error"]["type"] == "/problems/invalid-request"
+    assert "label" in good
+
+
+@pytest.mark.parametrize("path", ["/v1/classify", "/v1/classify/batch", "/v1/jobs", "/admin/login"])
+@pytest.mark.parametrize("encoding", ["gzip", "deflate, gzip", "br"])
+def test_a_compressed_body_is_415_not_misread(client: Client, path: str, encoding: str) -> None:
+    body = gzip.compress(b'{"text": "a post, compressed"}')
+    response = client.post(path, content=body, headers={**JSON, "content-encoding": encoding})
+    assert_problem(response, 415, "/problems/unsupported-media-type")
+    assert response.headers["accept-encoding"] == "identity"  # RFC 7694: what the server takes
+
+
+def test_identity_encoding_is_plain(client: Client) -> None:
+    body = b'{"text": "a post sent as it is"}'
+    response = client.post("/v1/classify", content=body, headers={**JSON, "content-encoding": "identity"})
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("path", ["/static/admin.js%00.css", "/static/%00", "/static/..%00/app.py"])
+def test_a_nul_byte_in_a_static_path_is_404_without_a_traceback(
+    client: Client, path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR):
+        response = client.get(path)
+    assert response.status_code == 404, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
