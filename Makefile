@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q -e '.[dev,bulk]'   # bulk: Ray, for the bulk tests
 	touch $@
 
 $(VENV)/.system-deps:
