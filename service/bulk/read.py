@@ -74,7 +74,7 @@ class PostsDatasource(FileBasedDatasource):
 
     def _read_stream(self, f: Any, path: str) -> Iterator[pa.Table]:
         rows: list[InputRow | LineError] = []
-        for item in self._parse(f, path):
+        for item in file_rows(f, path, self.max_chars):
             rows.append(item)
             if len(rows) == BLOCK_ROWS:
                 yield block(path, rows)
@@ -82,23 +82,25 @@ class PostsDatasource(FileBasedDatasource):
         if rows:
             yield block(path, rows)
 
-    def _parse(self, f: Any, path: str) -> Iterator[InputRow | LineError]:
-        kind = file_format(path)
-        if kind is None:
-            yield LineError(0, f"not read: the name does not end in {', '.join(FORMATS)}")
+
+def file_rows(f: Any, path: str, max_chars: int) -> Iterator[InputRow | LineError]:
+    """The rows and errors of one file, `f` open for reading (random access for Parquet)."""
+    kind = file_format(path)
+    if kind is None:
+        yield LineError(0, f"not read: the name does not end in {', '.join(FORMATS)}")
+        return
+    try:
+        if kind == "parquet":
+            yield from parquet_rows(pq.ParquetFile(f), max_chars)
             return
-        try:
-            if kind == "parquet":
-                yield from parquet_rows(pq.ParquetFile(f), self.max_chars)
-                return
-            parser = parser_for(NDJSON if kind == "jsonl" else CSV, self.max_chars)
-            while piece := f.read(READ_BYTES):
-                yield from parser.feed(piece)
-            yield from parser.close()
-        except HeaderError as exc:
-            yield LineError(0, str(exc))
-        except pa.ArrowInvalid:  # raised by ParquetFile on a file that is not Parquet
-            yield LineError(0, "not read: not a Parquet file")
+        parser = parser_for(NDJSON if kind == "jsonl" else CSV, max_chars)
+        while piece := f.read(READ_BYTES):
+            yield from parser.feed(piece)
+        yield from parser.close()
+    except HeaderError as exc:
+        yield LineError(0, str(exc))
+    except pa.ArrowInvalid:  # raised by ParquetFile on a file that is not Parquet
+        yield LineError(0, "not read: not a Parquet file")
 
 
 def parquet_rows(table: pq.ParquetFile, max_chars: int) -> Iterator[InputRow | LineError]:

@@ -7,7 +7,8 @@ as `s3://bucket/archive/`), with the job upload's columns: `id`, `text`, and opt
     results/      id, label, scores, model_version, author, created_at, file, line
     errors/       file, line, id, reason: one row per row not scored (line 0: the whole file)
     authors/      author, posts, conversation_ratio, longest_broadcast_streak, most broadcast-heavy first
-    summary.json  rows, labels, errors, authors, model: written last, so it marks a finished run
+    summary.json  rows, labels, errors, authors, model, actors, seconds: written last, so it marks
+                  a finished run
 
 Results are not in input order (Ray writes batches as they finish): `file` and `line` give each
 row's place. Ray runs where it is told: `RAY_ADDRESS` names a cluster, otherwise a local Ray is started
@@ -19,6 +20,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import msgspec
@@ -64,6 +68,8 @@ class BulkSummary(msgspec.Struct):
     errors: int
     authors: int
     model: ModelRef
+    actors: int
+    seconds: dict[str, float]  # wall time of each phase: start (Ray, model check), score, errors, summary
 
 
 def score_bulk(
@@ -78,6 +84,7 @@ def score_bulk(
     """Score every post under `source` into `destination` (see the module docstring) and return the
     summary. Starts a local Ray unless one is running or RAY_ADDRESS names a cluster."""
     output = Output.empty(destination, output_format)
+    started = time.perf_counter()
     connect()
     cpus = int(ray.cluster_resources().get("CPU", 1))
     # Loaded once here too: it checks the artifact before any actor starts, and on this machine it
@@ -86,24 +93,36 @@ def score_bulk(
     datasource = PostsDatasource(source, settings.max_chars)
     posts = ray.data.read_datasource(datasource, num_cpus=0)
     valid = posts.filter(expr=col("reason").is_null(), num_cpus=0)
-    output.write("results", score(valid, settings, actors or cpus, batch_rows))
-    output.write(
-        "errors", posts.filter(expr=col("reason").is_not_null(), num_cpus=0).select_columns(ERROR_COLUMNS)
-    )
-    results = output.read("results", RESULTS)
-    authors = author_summaries(results, datasource.files, min(cpus, MAX_PARTITIONS)).materialize()
-    output.write("authors", authors.repartition(1))  # one file, in rank order
-    labels = label_counts(results)
+    seconds = {"start": time.perf_counter() - started}
+    with _timed(seconds, "score"):
+        output.write("results", score(valid, settings, actors or cpus, batch_rows))
+    with _timed(seconds, "errors"):
+        errors = posts.filter(expr=col("reason").is_not_null(), num_cpus=0).select_columns(ERROR_COLUMNS)
+        output.write("errors", errors)
+    with _timed(seconds, "summary"):
+        results = output.read("results", RESULTS)
+        authors = author_summaries(results, datasource.files, min(cpus, MAX_PARTITIONS)).materialize()
+        output.write("authors", authors.repartition(1))  # one file, in rank order
+        labels = label_counts(results)
     summary = BulkSummary(
         rows=sum(labels.values()),
         labels=labels,
         errors=output.read("errors", ERRORS).count(),
         authors=authors.count(),
         model=ModelRef(classifier.name, classifier.version, classifier.backend),
+        actors=actors or cpus,
+        seconds={phase: round(s, 2) for phase, s in seconds.items()},
     )
     with output.filesystem.open_output_stream(f"{output.root}/summary.json") as out:
         out.write(msgspec.json.format(msgspec.json.encode(summary)) + b"\n")
     return summary
+
+
+@contextmanager
+def _timed(seconds: dict[str, float], phase: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    seconds[phase] = time.perf_counter() - start
 
 
 def connect() -> None:

@@ -100,11 +100,9 @@ class BroadcastStreak(AggregateFnV2[Timeline, int]):
         return {name: current_accumulator[name] + new[name] for name in current_accumulator}
 
     def finalize(self, accumulator: Timeline) -> int:  # type: ignore[override]  # an attribute in AggregateFn
+        entries = sorted(zip(*(accumulator[name] for name in POST_FIELDS), strict=True))  # input order
         posts = [
-            Post(place, ONE_AUTHOR, None if math.isnan(ts) else ts, label)
-            for place, ts, label in zip(
-                accumulator["place"], accumulator["ts"], accumulator["label"], strict=True
-            )
+            Post(place, ONE_AUTHOR, None if math.isnan(ts) else ts, label) for place, ts, label in entries
         ]
         [author] = summarize(posts).authors
         return author.longest_broadcast_streak
