@@ -20,7 +20,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import ray.data
 from ray.data.datasource import FileBasedDatasource
 
 from service.jobs.rows import CSV, NDJSON, HeaderError, InputRow, LineError, _row, parser_for
@@ -51,13 +50,9 @@ def file_format(path: str) -> str | None:
     return next((kind for ext, kind in FORMATS.items() if name.endswith(ext)), None)
 
 
-def read_posts(source: str | list[str], max_chars: int) -> ray.data.Dataset:
-    """The posts under `source` (files or directories, local paths or pyarrow filesystem URIs) as
-    POSTS rows, valid and invalid alike."""
-    return ray.data.read_datasource(PostsDatasource(source, max_chars))
-
-
 class PostsDatasource(FileBasedDatasource):
+    """The files under some paths, each read by one Ray task into POSTS blocks of BLOCK_ROWS rows."""
+
     def __init__(self, paths: str | list[str], max_chars: int) -> None:
         super().__init__(paths)
         self.max_chars = max_chars

@@ -87,21 +87,19 @@ def score_bulk(
     started = time.perf_counter()
     connect()
     cpus = int(ray.cluster_resources().get("CPU", 1))
+    actors = actors or cpus
     # Loaded once here too: it checks the artifact before any actor starts, and on this machine it
     # builds the int8 file that the local actors then share.
     classifier = load_classifier(settings, threads=1)
-    datasource = PostsDatasource(source, settings.max_chars)
-    posts = ray.data.read_datasource(datasource, num_cpus=0)
-    valid = posts.filter(expr=col("reason").is_null(), num_cpus=0)
+    pipeline = Pipeline.of(source, settings, actors, batch_rows)
     seconds = {"start": time.perf_counter() - started}
     with _timed(seconds, "score"):
-        output.write("results", score(valid, settings, actors or cpus, batch_rows))
+        output.write("results", pipeline.results)
     with _timed(seconds, "errors"):
-        errors = posts.filter(expr=col("reason").is_not_null(), num_cpus=0).select_columns(ERROR_COLUMNS)
-        output.write("errors", errors)
+        output.write("errors", pipeline.errors)
     with _timed(seconds, "summary"):
         results = output.read("results", RESULTS)
-        authors = author_summaries(results, datasource.files, min(cpus, MAX_PARTITIONS)).materialize()
+        authors = author_summaries(results, pipeline.files, min(cpus, MAX_PARTITIONS)).materialize()
         output.write("authors", authors.repartition(1))  # one file, in rank order
         labels = label_counts(results)
     summary = BulkSummary(
@@ -110,12 +108,33 @@ def score_bulk(
         errors=output.read("errors", ERRORS).count(),
         authors=authors.count(),
         model=ModelRef(classifier.name, classifier.version, classifier.backend),
-        actors=actors or cpus,
+        actors=actors,
         seconds={phase: round(s, 2) for phase, s in seconds.items()},
     )
     with output.filesystem.open_output_stream(f"{output.root}/summary.json") as out:
         out.write(msgspec.json.format(msgspec.json.encode(summary)) + b"\n")
     return summary
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """The lazy datasets of one run: Ray executes each when it is written (or iterated)."""
+
+    files: list[str]  # every input file, as Ray resolved the paths
+    results: ray.data.Dataset  # RESULTS rows of the valid posts
+    errors: ray.data.Dataset  # ERROR_COLUMNS rows of the rest
+
+    @classmethod
+    def of(cls, source: str, settings: Settings, actors: int, batch_rows: int) -> Pipeline:
+        datasource = PostsDatasource(source, settings.max_chars)
+        posts = ray.data.read_datasource(datasource, num_cpus=0)
+        valid = posts.filter(expr=col("reason").is_null(), num_cpus=0)
+        invalid = posts.filter(expr=col("reason").is_not_null(), num_cpus=0)
+        return cls(
+            datasource.files,
+            score(valid, settings, actors, batch_rows),
+            invalid.select_columns(ERROR_COLUMNS),
+        )
 
 
 @contextmanager

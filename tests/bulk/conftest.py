@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from load.texts import load_posts
-
-START = datetime(2024, 5, 1, tzinfo=UTC)
+from tests.jobs.test_summary import rows_for
 
 
 @pytest.fixture(scope="session")
@@ -31,18 +30,13 @@ def local_ray() -> Iterator[None]:
 
 
 def posts(count: int, seed: int = 0) -> list[dict[str, Any]]:
-    """`count` rows: 12 authors, times that tie, one author (brand3) with untimed posts, every 9th row
-    without an author, and every 25th a repeat of an earlier text under a new id."""
+    """`count` rows with the authors and times of the jobs' summary tests (20 authors, one with
+    untimed posts, every 7th row without an author), real texts, and every 25th text a repeat of an
+    earlier one under a new id."""
     texts = load_posts(count, seed=seed)
-    rows: list[dict[str, Any]] = []
-    for i in range(count):
-        text = texts[i - 20] if i % 25 == 24 else texts[i % len(texts)]
-        row: dict[str, Any] = {"id": f"p{i}", "text": text}
-        if i % 9:
-            row["author"] = f"brand{i % 12}"
-            if i % 12 != 3 or i % 4:
-                row["created_at"] = (START + timedelta(minutes=(i * 7919) % 400)).isoformat()
-        rows.append(row)
+    rows = rows_for(count)
+    for i, row in enumerate(rows):
+        row["id"], row["text"] = f"p{i}", texts[i - 20] if i % 25 == 24 else texts[i % len(texts)]
     return rows
 
 

@@ -146,7 +146,7 @@ def test_the_author_summary_is_the_jobs_summary(run: Run) -> None:
         }
         for a in expected.authors
     ]
-    assert len(authors) == 12 and max(a["longest_broadcast_streak"] for a in authors) > 1
+    assert len(authors) == 20 and max(a["longest_broadcast_streak"] for a in authors) > 1
     assert run.summary.labels == expected.labels and run.summary.authors == len(authors)
 
 

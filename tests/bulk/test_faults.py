@@ -12,37 +12,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from load.procs import BULK_ACTORS, descendants_titled
 from service import cli
 from tests.bulk.conftest import posts, write_jsonl
 
-ACTOR_TITLE = "ray::MapWorker(MapBatches(ScoreBatches))"  # the process title Ray gives our actors
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # CPU seconds an actor has spent before it is killed: past loading the model (about 2), well short of
 # its half of the posts (about 10), whatever the machine's load, since this is CPU time, not wall time.
 KILL_AFTER_CPU_S = 4.0
-
-
-def actors() -> dict[int, float]:
-    """This test's model actors (descendants of this process: Ray's raylet started them), with the CPU
-    seconds each has used."""
-    stats: dict[int, tuple[int, float]] = {}
-    titles: dict[int, str] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            titles[int(entry.name)] = (
-                (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
-            )
-        except OSError:  # gone meanwhile
-            continue
-        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
-    ours, frontier = set(), {os.getpid()}
-    while frontier:
-        frontier = {pid for pid, (parent, _) in stats.items() if parent in frontier} - ours
-        ours |= frontier
-    return {pid: stats[pid][1] for pid in ours if titles.get(pid, "").startswith(ACTOR_TITLE)}
 
 
 def test_a_killed_actor_is_restarted_and_its_batch_retried(tmp_path: Path, local_ray: None) -> None:
@@ -55,7 +31,7 @@ def test_a_killed_actor_is_restarted_and_its_batch_retried(tmp_path: Path, local
     worker.start()
     killed, seen = None, set()
     while worker.is_alive():
-        busy = actors()
+        busy = descendants_titled(BULK_ACTORS)
         seen |= set(busy)
         if killed is None and len(busy) == 2 and max(busy.values()) >= KILL_AFTER_CPU_S:
             killed = max(busy, key=busy.__getitem__)
