@@ -60,7 +60,8 @@ def main(paths: list[str]) -> int:
         for doc in yaml.safe_load_all(Path(path).read_text()):
             name = f"{path}: {doc.get('kind')} {doc.get('metadata', {}).get('name')}"
             found.extend(f"{name}: {p}" for p in problems(doc, version))
-    print("\n".join(found), file=sys.stderr)
+    for problem in found:
+        print(problem, file=sys.stderr)
     return 1 if found else 0
 
 

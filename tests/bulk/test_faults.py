@@ -1,6 +1,6 @@
 """A model actor killed mid-run (SIGKILL, as the OOM killer or a lost node would): Ray restarts it,
-retries its batch, and `dialogic bulk` still writes every post exactly once. Run through the CLI with
-JSONL output, the other format."""
+retries its batch, and `dialogic bulk` still writes every post exactly once. Run through the CLI, on
+filesystem URIs, with JSONL output: the other format."""
 
 from __future__ import annotations
 
@@ -26,7 +26,16 @@ def test_a_killed_actor_is_restarted_and_its_batch_retried(tmp_path: Path, local
     write_jsonl(tmp_path / "posts.jsonl", rows)
     output = tmp_path / "out"
     exit_code: list[int] = []
-    argv = ["bulk", str(tmp_path / "posts.jsonl"), str(output), "--actors", "2", "--format", "jsonl"]
+    # INPUT and OUTPUT as pyarrow filesystem URIs: file://, the one here (s3:// takes the same path)
+    argv = [
+        "bulk",
+        f"file://{tmp_path}/posts.jsonl",
+        f"file://{output}",
+        "--actors",
+        "2",
+        "--format",
+        "jsonl",
+    ]
     worker = threading.Thread(target=lambda: exit_code.append(cli.main(argv)))
     worker.start()
     killed, seen = None, set()
