@@ -83,6 +83,8 @@ def score_bulk(
 ) -> BulkSummary:
     """Score every post under `source` into `destination` (see the module docstring) and return the
     summary. Starts a local Ray unless one is running or RAY_ADDRESS names a cluster."""
+    if (actors is not None and actors < 1) or batch_rows < 1:
+        raise BulkError("--actors and --batch-rows must be at least 1")
     output = Output.empty(destination, output_format)
     started = time.perf_counter()
     connect()

@@ -1,6 +1,6 @@
 """A local Ray for the bulk tests (two CPUs, as the issue and this machine have), and their inputs:
-real posts (load/texts.py reads ../shared/data, never copied here) with authors and times written
-here, in the three formats, with bad rows and unreadable files among them."""
+real posts (load/texts.py reads ../shared/data, never copied here) with the authors and times of the
+jobs' summary tests, in the three formats, with bad rows and unreadable files among them."""
 
 from __future__ import annotations
 

@@ -150,7 +150,7 @@ def test_the_author_summary_is_the_jobs_summary(run: Run) -> None:
     assert run.summary.labels == expected.labels and run.summary.authors == len(authors)
 
 
-def test_an_output_that_holds_anything_is_refused_before_any_work(
+def test_an_output_that_holds_anything_or_no_actors_is_refused_before_any_work(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "old.parquet").write_text("earlier results")
@@ -158,3 +158,6 @@ def test_an_output_that_holds_anything_is_refused_before_any_work(
     assert cli.main(["bulk", str(tmp_path / "posts.jsonl"), str(tmp_path)]) == 2
     assert "exists and is not an empty directory" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old.parquet", "posts.jsonl"]
+    assert cli.main(["bulk", str(tmp_path / "posts.jsonl"), str(tmp_path / "new"), "--actors", "0"]) == 2
+    assert "--actors and --batch-rows must be at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
