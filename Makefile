@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q -e '.[dev,bulk]'   # bulk: Ray, for the bulk tests
 	touch $@
 
 $(VENV)/.system-deps:
@@ -45,15 +45,15 @@ run: install ## create the venv, install, and serve on 127.0.0.1:8000 with the s
 	$(BIN)/dialogic serve
 
 lint: install-dev ## ruff, mypy, hadolint (Dockerfile), kubernetes-validate (manifests and overlays)
-	$(BIN)/ruff check service model tests load
-	$(BIN)/ruff format --check service model tests load
+	$(BIN)/ruff check service model tests load k8s
+	$(BIN)/ruff format --check service model tests load k8s
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 	PATH=$(abspath $(BIN)):$$PATH bash k8s/validate.sh
 
 fmt: install-dev ## apply ruff's formatting and fixes
-	$(BIN)/ruff format service model tests load
-	$(BIN)/ruff check --fix service model tests load
+	$(BIN)/ruff format service model tests load k8s
+	$(BIN)/ruff check --fix service model tests load k8s
 
 test: install-dev redis-up lint ## lint + the whole test suite (real model, real Redis, real browser)
 	$(BIN)/pytest -q -p no:cacheprovider

@@ -24,7 +24,12 @@ from service.schemas import TextError, check_text
 from service.settings import Settings
 
 _MALFORMED = object()
-PIPELINE = {"data build": "model.data.build", "train": "model.train", "evaluate": "model.evaluate"}
+PIPELINE = {
+    "data build": "model.data.build",
+    "train": "model.train",
+    "evaluate": "model.evaluate",
+    "bulk": "service.bulk.run",  # needs the [bulk] extra (Ray)
+}
 
 
 def server_options(settings: Settings, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
@@ -183,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
         "DIALOGIC_REMOTE_API_KEY); the summary goes to OUTPUT.summary.json",
     )
     commands.add_parser("worker", help="score batch-job chunks from the Redis queue (one process)")
+    commands.add_parser("bulk", help="label files of posts on Ray Data (service.bulk.run)", add_help=False)
     data = commands.add_parser("data", help="data set commands")
     data.add_subparsers(dest="data_command", required=True).add_parser(
         "build", help="build the training data (model.data.build)", add_help=False
