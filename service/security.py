@@ -37,13 +37,13 @@ from service.errors import (
     UNAUTHORIZED,
     send_problem,
 )
+from service.schemas import API_KEY_HEADER
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
     from service.ratelimit import RateLimiter
 
-API_KEY_HEADER = "x-api-key"
 PROTECTED_PREFIX = "/v1/"
 DEADLINE_OPT = "request_deadline"  # handler opt: the request deadline applies (bounded JSON requests)
 TIMEOUT_HEADER = "X-Request-Timeout-Ms"  # the client's own deadline: milliseconds from arrival
