@@ -13,7 +13,7 @@ from typing import Any
 from litestar import Controller, get
 from litestar.di import NamedDependency
 
-from service.errors import NOT_READY
+from service.errors import NOT_READY, problem_responses
 from service.runtime import Runtime
 from service.schemas import Liveness, Readiness
 
@@ -30,6 +30,7 @@ class HealthController(Controller):
         "/ready",
         summary="Model loaded and warmed up; 503 problem while starting or draining",
         cache_control=None,
+        responses=problem_responses(503),
     )
     async def ready(
         self,

@@ -15,13 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, delete, get, post
+from litestar import Controller, Request, Response, Router, delete, get, post
 from litestar.config.app import AppConfig
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath
+from litestar.params import Parameter
 from litestar.plugins import InitPluginProtocol
 from litestar.response import Stream
 from redis import exceptions as redis_errors
@@ -30,6 +30,7 @@ from service.errors import UNSUPPORTED_MEDIA_TYPE, ProblemKind, problem_response
 from service.jobs.rows import FORMATS, NDJSON, UploadError, parser_for
 from service.jobs.store import OPEN, ChunkMissing, JobStatus, JobStore, State
 from service.jobs.summary import JobSummary
+from service.openapi import JobUpload, ProblemsOnly, example, v1_security
 from service.security import caller_key
 from service.settings import Settings
 
@@ -144,6 +145,13 @@ async def _limited(pieces: AsyncIterator[bytes], limit: int) -> AsyncIterator[by
 
 
 _lines = msgspec.json.Encoder()
+JobId = Annotated[
+    str,
+    Parameter(
+        description="The id in the submit answer's `id` and `Location`",
+        examples=example("A job's id", "5f0c6a2e9b8d4c71a3e2f9d04b6c8e1a"),
+    ),
+]
 
 
 class JobsController(Controller):
@@ -156,6 +164,7 @@ class JobsController(Controller):
         responses=problem_responses(401, 408, 413, 415, 422, 429, 503),
         request_max_body_size=None,  # the app-wide limit is for JSON requests; _limited applies ours
         summary="Submit an NDJSON or CSV file of posts (id, text, author?, created_at?) as a job",
+        operation_class=JobUpload,
     )
     async def submit(self, request: Request[Any, Any, Any], jobs: NamedDependency[Jobs]) -> Response[JobView]:
         media_type, limit = request.content_type[0], jobs.settings.max_upload_bytes
@@ -175,8 +184,13 @@ class JobsController(Controller):
         view = await jobs.view(job_id)
         return Response(view, status_code=202, headers={"Location": view.links["self"]})
 
-    @get("/{job_id:str}", summary="A job's state, progress and error count", responses=READ_PROBLEMS)
-    async def status(self, job_id: FromPath[str], jobs: NamedDependency[Jobs]) -> JobView:
+    @get(
+        "/{job_id:str}",
+        summary="A job's state, progress, error count and live workers",
+        responses=READ_PROBLEMS,
+        operation_class=ProblemsOnly,
+    )
+    async def status(self, job_id: JobId, jobs: NamedDependency[Jobs]) -> JobView:
         return await jobs.view(job_id)
 
     @delete(
@@ -184,8 +198,9 @@ class JobsController(Controller):
         status_code=200,
         summary="Cancel a job: chunks not yet scored never will be",
         responses=DONE_PROBLEMS,
+        operation_class=ProblemsOnly,
     )
-    async def cancel(self, job_id: FromPath[str], jobs: NamedDependency[Jobs]) -> JobView:
+    async def cancel(self, job_id: JobId, jobs: NamedDependency[Jobs]) -> JobView:
         await jobs.status(job_id)  # the caller's job, or 404 before anything changes
         before = await jobs.store.transition(job_id, State.CANCELLED, *OPEN)
         if before in (State.SUCCEEDED, State.FAILED):
@@ -196,16 +211,22 @@ class JobsController(Controller):
         "/{job_id:str}/results",
         summary="Results as NDJSON ({id, label, scores}), in input order",
         responses=DONE_PROBLEMS,
+        media_type=NDJSON,
+        response_description="One {id, label, scores} object per line, in input order",
+        operation_class=ProblemsOnly,
     )
-    async def results(self, job_id: FromPath[str], jobs: NamedDependency[Jobs]) -> Stream:
+    async def results(self, job_id: JobId, jobs: NamedDependency[Jobs]) -> Stream:
         return Stream(await jobs.results(job_id), media_type=NDJSON)
 
     @get(
         "/{job_id:str}/errors",
         summary="Rejected lines as NDJSON ({line, reason, id?}); never the text",
         responses=READ_PROBLEMS,
+        media_type=NDJSON,
+        response_description="One {line, reason, id?} object per rejected line, in line order",
+        operation_class=ProblemsOnly,
     )
-    async def errors(self, job_id: FromPath[str], jobs: NamedDependency[Jobs]) -> Stream:
+    async def errors(self, job_id: JobId, jobs: NamedDependency[Jobs]) -> Stream:
         await jobs.status(job_id)
 
         async def lines() -> AsyncIterator[bytes]:
@@ -218,8 +239,9 @@ class JobsController(Controller):
         "/{job_id:str}/summary",
         summary="Label counts and per-author broadcast ratios and streaks",
         responses=DONE_PROBLEMS,
+        operation_class=ProblemsOnly,
     )
-    async def summary(self, job_id: FromPath[str], jobs: NamedDependency[Jobs]) -> JobSummary:
+    async def summary(self, job_id: JobId, jobs: NamedDependency[Jobs]) -> JobSummary:
         await jobs.succeeded(job_id)
         summary = await jobs.store.summary(job_id)
         if summary is None:
@@ -245,7 +267,9 @@ class JobsPlugin(InitPluginProtocol):
         self.store: JobStore | None = None
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        app_config.route_handlers.append(JobsController)
+        app_config.route_handlers.append(
+            Router("/", route_handlers=[JobsController], security=v1_security(self.settings))
+        )
         app_config.dependencies["jobs"] = Provide(self._provide, sync_to_thread=False)
         app_config.dependencies["job_store_health"] = Provide(self._health)
         app_config.dependencies["jobs_overview"] = Provide(self._overview)
