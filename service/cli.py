@@ -150,9 +150,19 @@ def _score_here(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.redis_url:
+        raise Failure(
+            Exit.INPUT, "batch jobs need Redis: set DIALOGIC_REDIS_URL (and the API's DIALOGIC_CACHE_PREFIX)"
+        )
+    from redis.exceptions import ConnectionError as Unreachable
+    from redis.exceptions import TimeoutError as NoAnswer
+
     from service.jobs.worker import main as run_worker
 
-    return run_worker(settings)
+    try:
+        return run_worker(settings)
+    except (Unreachable, NoAnswer) as exc:
+        raise Failure(Exit.UNREACHABLE, f"cannot reach Redis at {settings.redis_url}: {exc}") from None
 
 
 def _hash_key(args: argparse.Namespace, settings: Settings) -> int:

@@ -4,7 +4,8 @@ Keys: clients send `X-API-Key`; the service only ever holds SHA-256 hex digests 
 (`DIALOGIC_API_KEYS`, comma-separated, so a key is rotated by adding the new digest, deploying, then
 removing the old one). A presented key is hashed and compared with every digest in constant time, so
 neither the match nor its position leaks through timing. Unset: /v1 is open (one warning at startup).
-Health, /metrics and /schema are outside /v1 and always open: probes and scrapers carry no key.
+The front page, health, /metrics and /schema are outside /v1 and always open: probes and scrapers carry
+no key.
 
 Make a digest: `dialogic hash-key KEY` or `python -m service.security hash KEY`.
 

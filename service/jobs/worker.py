@@ -36,9 +36,12 @@ log = logging.getLogger("dialogic.jobs")
 
 
 async def serve(settings: Settings) -> None:
+    """Raises redis' ConnectionError or TimeoutError at once, before the model loads, when Redis does
+    not answer."""
+    store = JobStore.from_settings(settings)
+    await store.redis.ping()
     threads = model_cpus(settings.model_cpus)  # one chunk at a time: each forward pass gets every CPU
     classifier = await asyncio.to_thread(load_classifier, settings, threads)
-    store = JobStore.from_settings(settings)
     cache = await build_cache(settings)
     # Chunks have no client deadline: their time limit is the chunk timeout (SAQ's).
     scorer = Scorer(cache, in_thread(classifier), classifier.scores_version, settings.cache_prefix)

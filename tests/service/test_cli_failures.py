@@ -25,11 +25,13 @@ KEY = "cli-test-key"
 POST = b'{"id": 1, "text": "@ann thanks, see you there?"}\n'
 
 
-def run(*args: str, key: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(PREFIX)}
-    env |= {"HF_HUB_OFFLINE": "1"} | ({"DIALOGIC_REMOTE_API_KEY": key} if key else {})
+def run(
+    *args: str, key: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(PREFIX)} | (env or {})
+    environ |= {"HF_HUB_OFFLINE": "1"} | ({"DIALOGIC_REMOTE_API_KEY": key} if key else {})
     return subprocess.run(
-        [str(DIALOGIC), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+        [str(DIALOGIC), *args], env=environ, capture_output=True, text=True, timeout=120, check=False
     )
 
 
@@ -117,6 +119,12 @@ def test_missing_inputs_are_exit_2_before_anything_loads(tmp_path: Path) -> None
     one_line(result, Exit.INPUT, "its folder does not exist")
     line = one_line(run("data", "build", "--data", str(tmp_path / "data")), Exit.INPUT, "no data folder at")
     assert "../shared/data" in line
+
+
+def test_a_worker_without_redis_says_so_before_it_loads_the_model() -> None:
+    one_line(run("worker"), Exit.INPUT, "batch jobs need Redis: set DIALOGIC_REDIS_URL")
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    one_line(run("worker", env={"DIALOGIC_REDIS_URL": url}), Exit.UNREACHABLE, f"cannot reach Redis at {url}")
 
 
 def test_the_remote_client_imports_neither_torch_nor_transformers(posts: Path) -> None:
