@@ -269,3 +269,13 @@ def test_api_docs_render_offline(context: BrowserContext, path: str, foreign: li
     assert "Dialogic" in page.locator(".swagger-ui .info .title").inner_text()
     assert page.locator(".opblock").count() >= 3  # the operations rendered, not just the shell
     assert foreign == [] and failed == []
+
+
+def test_swagger_try_it_out_starts_from_a_written_example(context: BrowserContext) -> None:
+    page = context.new_page()
+    page.goto("/schema/swagger")
+    operation = page.locator("#operations-classify-V1ClassifyClassify")
+    operation.locator(".opblock-summary").click()
+    operation.locator("button.try-out__btn").click()
+    body = operation.locator("textarea.body-param__text").input_value()
+    assert "@sam thanks, DM us your order number" in body and '"string"' not in body
