@@ -27,6 +27,7 @@ def test_score_remote_and_worker_commands_route_to_the_jobs_package(
     monkeypatch.setattr(remote, "main", record("remote"))
     monkeypatch.setattr(worker, "main", record("worker"))
     monkeypatch.setenv("DIALOGIC_JOB_LEASE_S", "7")
+    monkeypatch.setenv("DIALOGIC_REDIS_URL", "redis://127.0.0.1:6379/0")
     posts, labels = tmp_path / "posts.csv", tmp_path / "labels.jsonl"
     posts.write_text("id,text\n1,hello\n")
     assert cli.main(["score", "--remote", "http://api:8000", str(posts), "-o", str(labels)]) == 0
