@@ -114,11 +114,14 @@ def _score(args: argparse.Namespace, settings: Settings) -> int:
         raise Failure(Exit.INPUT, f"{args.input}: no such file")
     if not args.output.resolve().parent.is_dir():
         raise Failure(Exit.INPUT, f"{args.output}: its folder does not exist")
-    if args.remote:  # the deployment's workers label the file; nothing is loaded here
-        from service.jobs.remote import main as score_remote
+    try:
+        if args.remote:  # the deployment's workers label the file; nothing is loaded here
+            from service.jobs.remote import main as score_remote
 
-        return score_remote(args.remote, args.input, args.output)
-    return _score_here(args, settings)
+            return score_remote(args.remote, args.input, args.output)
+        return _score_here(args, settings)
+    except OSError as exc:  # a file that cannot be read or written (permissions, a full disk)
+        raise Failure(Exit.INPUT, f"{exc.filename or args.output}: {exc.strerror or exc}") from None
 
 
 def _score_here(args: argparse.Namespace, settings: Settings) -> int:
