@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 REDIS_START := redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log
 
-.PHONY: help run test lint fmt bench load redis-up install install-dev
+.PHONY: help run worker test lint fmt bench load redis-up install install-dev
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -42,7 +42,11 @@ redis-up: ## make sure the local Redis answers (starts it if not)
 	@redis-cli -h 127.0.0.1 -p 6379 ping
 
 run: install ## create the venv, install, and serve on 127.0.0.1:8000 with the shipped model
+	@echo "the CLI: $(BIN)/dialogic (or: source $(VENV)/bin/activate, then dialogic --help)"
 	$(BIN)/dialogic serve
+
+worker: install ## a batch-job worker, configured like the API (same DIALOGIC_REDIS_URL, DIALOGIC_CACHE_PREFIX)
+	$(BIN)/dialogic worker
 
 lint: install-dev ## ruff, mypy, hadolint (Dockerfile), kubernetes-validate (manifests and overlays)
 	$(BIN)/ruff check service model tests load k8s

@@ -14,10 +14,9 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
 
 from service.api.admin import admin_sessions, login_limiter
 from service.api.classify import ClassifyController
@@ -31,6 +30,7 @@ from service.inference.batcher import Batcher
 from service.inference.threads import model_cpus
 from service.metrics import MODEL_LOAD_SECONDS
 from service.observability import RequestContextMiddleware, configure_logging
+from service.openapi import openapi_config, v1_security
 from service.ratelimit import RateLimiter
 from service.runtime import (
     Runtime,
@@ -42,7 +42,7 @@ from service.scoring import Scorer
 from service.security import ApiGateMiddleware, KeyRing
 from service.settings import Settings
 from service.stats import record_request
-from service.web import WebPlugin, swagger_ui
+from service.web import WebPlugin
 
 log = logging.getLogger("dialogic.app")
 WARMUP_TEXT = "@user thanks for the quick reply, see you tomorrow!"
@@ -101,7 +101,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     gate = ApiGateMiddleware(KeyRing.from_setting(settings.api_keys), limiter, settings.request_timeout_s)
     logins, sessions = login_limiter(settings), admin_sessions(settings)
     return Litestar(
-        route_handlers=[ClassifyController, HealthController, ModelController],
+        route_handlers=[
+            HealthController,
+            Router("/", route_handlers=[ClassifyController, ModelController], security=v1_security(settings)),
+        ],
         dependencies={
             "runtime": Provide(provide_runtime, sync_to_thread=False),
             "classifier": Provide(provide_classifier, sync_to_thread=False),
@@ -121,12 +124,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         plugins=[problem_details_plugin(), JobsPlugin(settings), WebPlugin(settings, logins, sessions)],
         request_max_body_size=settings.max_body_bytes,
         logging_config=None,
-        openapi_config=OpenAPIConfig(
-            title="Dialogic",
-            version="1",
-            path="/schema",
-            description="Labels social-media posts as broadcast or conversation. Errors are RFC 9457 "
-            "problem documents (application/problem+json).",
-            render_plugins=[swagger_ui()],  # assets served from /static: works offline
-        ),
+        openapi_config=openapi_config(settings),
     )

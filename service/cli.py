@@ -1,35 +1,43 @@
-"""The `dialogic` command: serve the API, label one text, label a file, and run the model pipeline.
+"""The `dialogic` command: serve the API, run a job worker, label one text, label a file (here or on a
+deployment), and run the model pipeline.
 
-`score` calls Classifier.predict in-process (no server) and shares the API's content rule
-(`check_text`), so a file and the API accept and reject the same texts. Heavy imports (torch, the
-model pipeline) happen inside the handlers, so `dialogic --help` is instant and the pipeline commands
-work as soon as their modules exist.
+`score` reads a file with the batch jobs' own reader and rules (service/jobs/rows.py), here or, with
+--remote, as a job on a deployment, and writes the same three outputs either way. Heavy imports (torch,
+the model pipeline) happen inside the handlers, so `dialogic --help` and `score --remote` start at once.
+Each subcommand registers its handler with `set_defaults(run=...)`; a handler returns an exit code or
+raises `Failure` (service/exits.py), which is printed as one line, never as a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import importlib
 import json
 import os
 import signal
 import sys
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any
 
+from service.exits import Exit, Failure
 from service.schemas import TextError, check_text
 from service.settings import Settings
 
-_MALFORMED = object()
+if TYPE_CHECKING:
+    from model.classifier import Classifier
+
 PIPELINE = {
     "data build": "model.data.build",
     "train": "model.train",
     "evaluate": "model.evaluate",
     "bulk": "service.bulk.run",  # needs the [bulk] extra (Ray)
 }
+DATA_HINT = (
+    "the texts come from ../shared/data beside the repository (see README, The model); or pass --data DIR"
+)
 
 
 def server_options(settings: Settings, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
@@ -65,96 +73,111 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _classify(args: argparse.Namespace, settings: Settings) -> int:
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ValueError as exc:  # a DIALOGIC_* variable that does not parse
+        raise Failure(Exit.INPUT, str(exc)) from None
+
+
+def _load_model(settings: Settings, command: str) -> Classifier:
+    """The model, with a visible step: loading takes seconds, and silence looks like a hang."""
     from service.runtime import load_classifier
 
+    print(f"dialogic {command}: loading the model ({settings.model_backend})...", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    classifier = load_classifier(settings)
+    elapsed = time.perf_counter() - started
+    print(
+        f"dialogic {command}: {classifier.name} {classifier.version} loaded in {elapsed:.1f} s",
+        file=sys.stderr,
+    )
+    return classifier
+
+
+def _classify(args: argparse.Namespace, settings: Settings) -> int:
     try:
         text = check_text(args.text, settings.max_chars, truncate=False)
     except TextError as exc:
-        print(f"dialogic classify: {exc}", file=sys.stderr)
-        return 2
-    [prediction] = load_classifier(settings).predict([text])
+        raise Failure(Exit.INPUT, str(exc)) from None
+    [prediction] = _load_model(settings, "classify").predict([text])
     print(json.dumps({"label": prediction.label, "scores": prediction.scores}))
-    return 0
+    return Exit.OK
 
 
-def _records(path: Path, handle: TextIO) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed object, or _MALFORMED) for each non-blank line or CSV row."""
-    if path.suffix.lower() == ".csv":
-        reader = csv.DictReader(handle)
-        if "text" not in (reader.fieldnames or []):
-            raise ValueError("the CSV has no 'text' column")
-        for row in reader:
-            yield reader.line_num, row
-        return
-    for number, line in enumerate(handle, start=1):
-        if line.strip():
-            try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError:
-                yield number, _MALFORMED
-
-
-def _item(obj: Any, number: int, max_chars: int) -> tuple[str, str]:
-    """(id, text) of one record; raises TextError with the reason it is skipped."""
-    if obj is _MALFORMED:
-        raise TextError("malformed JSON")
-    if not isinstance(obj, dict):
-        raise TextError("not a JSON object")
-    text = obj.get("text")
-    if not isinstance(text, str):
-        raise TextError("missing or non-string 'text'")
-    raw_id = obj.get("id")
-    item_id = str(raw_id) if isinstance(raw_id, str | int) and raw_id != "" else str(number)
-    return item_id, check_text(text, max_chars, truncate=False)
+def _lines(path: Path) -> int:
+    """The file's line count, for the progress bar's total: one quick pass, a block at a time."""
+    count, last = 0, b"\n"
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            count, last = count + block.count(b"\n"), block[-1:]
+    return count + (last != b"\n")
 
 
 def _score(args: argparse.Namespace, settings: Settings) -> int:
-    if args.remote:  # the deployment's workers label the file; nothing is loaded here
-        from service.jobs.remote import main as score_remote
+    if not args.input.is_file():
+        raise Failure(Exit.INPUT, f"{args.input}: no such file")
+    if not args.output.resolve().parent.is_dir():
+        raise Failure(Exit.INPUT, f"{args.output}: its folder does not exist")
+    try:
+        if args.remote:  # the deployment's workers label the file; nothing is loaded here
+            from service.jobs.remote import main as score_remote
 
-        return score_remote(args.remote, args.input, args.output)
+            return score_remote(args.remote, args.input, args.output)
+        return _score_here(args, settings)
+    except OSError as exc:  # a file that cannot be read or written (permissions, a full disk)
+        raise Failure(Exit.INPUT, f"{exc.filename or args.output}: {exc.strerror or exc}") from None
+
+
+def _score_here(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
     from tqdm import tqdm
 
-    from service.runtime import load_classifier
+    from service.jobs.local import score_here
+    from service.jobs.outputs import Outputs
+    from service.jobs.rows import UploadError
 
-    classifier = load_classifier(settings)
-    scored = skipped = 0
-    batch: list[tuple[str, str]] = []
+    total = _lines(args.input)
+    classifier = _load_model(settings, "score")
+    out = Outputs(args.output)
+    with tqdm(total=total, unit=" lines", desc="scoring", disable=not sys.stderr.isatty()) as bar:
 
-    def flush(out: TextIO) -> None:
-        nonlocal scored
-        predictions = classifier.predict([text for _, text in batch], batch_size=args.batch_size)
-        for (item_id, _), p in zip(batch, predictions, strict=True):
-            out.write(json.dumps({"id": item_id, "label": p.label, "scores": p.scores}) + "\n")
-        scored += len(batch)
-        batch.clear()
+        def progress(lines: int) -> None:
+            bar.update(lines - bar.n)
 
-    with args.input.open(newline="", encoding="utf-8") as src, args.output.open("w", encoding="utf-8") as out:
         try:
-            records = tqdm(_records(args.input, src), unit=" lines", disable=not sys.stderr.isatty())
-            for number, obj in records:
-                try:
-                    batch.append(_item(obj, number, settings.max_chars))
-                except TextError as exc:
-                    skipped += 1
-                    print(f"{args.input}:{number}: skipped: {exc}", file=sys.stderr)
-                    continue
-                if len(batch) >= args.batch_size:
-                    flush(out)
-        except ValueError as exc:  # a file-level problem (no text column): nothing more can be read
-            print(f"dialogic score: {args.input}: {exc}", file=sys.stderr)
-            return 2
-        if batch:
-            flush(out)
-    print(f"{scored} scored, {skipped} skipped", file=sys.stderr)
-    return 0
+            with out.writing() as partial:
+                scored, rejected = asyncio.run(
+                    score_here(args.input, partial, classifier, settings, args.batch_size, progress)
+                )
+        except UploadError as exc:
+            raise Failure(Exit.INPUT, f"{args.input}: {exc}") from None
+    print(out.report(scored, rejected), file=sys.stderr)
+    return Exit.OK
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.redis_url:
+        raise Failure(
+            Exit.INPUT, "batch jobs need Redis: set DIALOGIC_REDIS_URL (and the API's DIALOGIC_CACHE_PREFIX)"
+        )
+    from redis.exceptions import ConnectionError as Unreachable
+    from redis.exceptions import TimeoutError as NoAnswer
+
     from service.jobs.worker import main as run_worker
 
-    return run_worker(settings)
+    try:
+        return run_worker(settings)
+    except (Unreachable, NoAnswer) as exc:
+        raise Failure(Exit.UNREACHABLE, f"cannot reach Redis at {settings.redis_url}: {exc}") from None
+
+
+def _hash_key(args: argparse.Namespace, settings: Settings) -> int:
+    from service.security import hash_key
+
+    print(hash_key(args.key if args.key is not None else sys.stdin.readline().rstrip("\n")))
+    return Exit.OK
 
 
 def _pipeline(command: str, extra: list[str]) -> int:
@@ -162,11 +185,17 @@ def _pipeline(command: str, extra: list[str]) -> int:
     try:
         module = importlib.import_module(PIPELINE[command])
     except ModuleNotFoundError as exc:
-        print(f"dialogic {command}: not available ({exc})", file=sys.stderr)
-        return 2
+        raise Failure(Exit.INPUT, f"not available ({exc})") from None
     parser = argparse.ArgumentParser(prog=f"dialogic {command}")
     module.add_arguments(parser)
-    return int(module.run(parser.parse_args(extra)))
+    args = parser.parse_args(extra)
+    data = getattr(args, "data", None)
+    if command == "data build" and data is not None and not Path(data).is_dir():
+        raise Failure(Exit.INPUT, f"no data folder at {data}: {DATA_HINT}")
+    try:
+        return int(module.run(args))
+    except FileNotFoundError as exc:
+        raise Failure(Exit.INPUT, f"{exc.filename or exc}: no such file or folder") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -175,19 +204,30 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP API (uvicorn, one process)")
     serve.add_argument("--host", help="address to bind (default: DIALOGIC_HOST)")
     serve.add_argument("--port", type=int, help="port to bind (default: DIALOGIC_PORT)")
+    serve.set_defaults(run=_serve)
     classify = commands.add_parser("classify", help="label one text, print JSON")
     classify.add_argument("text")
-    score = commands.add_parser("score", help="label a JSONL or CSV file into JSONL")
-    score.add_argument("input", type=Path, help="JSONL of id/text objects, or CSV (.csv) with a text column")
-    score.add_argument("-o", "--output", type=Path, required=True, help="JSONL of id, label, scores")
-    score.add_argument("--batch-size", type=int, default=64, help="texts per forward pass")
+    classify.set_defaults(run=_classify)
+    score = commands.add_parser(
+        "score",
+        help="label an NDJSON or CSV file of posts: OUTPUT, OUTPUT.errors.jsonl, OUTPUT.summary.json",
+    )
+    score.add_argument(
+        "input",
+        type=Path,
+        help="NDJSON of {id, text, author?, created_at?} objects, or CSV (.csv) with id, text",
+    )
+    score.add_argument("-o", "--output", type=Path, required=True, help="NDJSON of id, label, scores")
+    score.add_argument("--batch-size", type=int, default=64, help="texts per forward pass (local scoring)")
     score.add_argument(
         "--remote",
         metavar="URL",
-        help="run as a batch job on the API at URL (key: "
-        "DIALOGIC_REMOTE_API_KEY); the summary goes to OUTPUT.summary.json",
+        help="run as a batch job on the API at URL (key: DIALOGIC_REMOTE_API_KEY) instead of here",
     )
-    commands.add_parser("worker", help="score batch-job chunks from the Redis queue (one process)")
+    score.set_defaults(run=_score)
+    commands.add_parser(
+        "worker", help="score batch-job chunks from the Redis queue (one process)"
+    ).set_defaults(run=_worker)
     commands.add_parser("bulk", help="label files of posts on Ray Data (service.bulk.run)", add_help=False)
     data = commands.add_parser("data", help="data set commands")
     data.add_subparsers(dest="data_command", required=True).add_parser(
@@ -197,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("evaluate", help="evaluate an artifact (model.evaluate)", add_help=False)
     hash_key = commands.add_parser("hash-key", help="print an API key's digest for DIALOGIC_API_KEYS")
     hash_key.add_argument("key", nargs="?", help="the key (default: read from stdin, out of shell history)")
+    hash_key.set_defaults(run=_hash_key)
     return parser
 
 
@@ -204,18 +245,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     command = "data build" if args.command == "data" else args.command
-    if command in PIPELINE:
-        return _pipeline(command, extra)
-    if extra:
+    if command not in PIPELINE and extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    if command == "hash-key":
-        from service.security import hash_key
-
-        print(hash_key(args.key if args.key is not None else sys.stdin.readline().rstrip("\n")))
-        return 0
-    settings = Settings.from_env()
-    handlers = {"serve": _serve, "classify": _classify, "score": _score, "worker": _worker}
-    return handlers[command](args, settings)
+    try:
+        if command in PIPELINE:
+            return _pipeline(command, extra)
+        return int(args.run(args, _settings()))
+    except Failure as exc:
+        print(f"dialogic {command}: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print(f"dialogic {command}: interrupted", file=sys.stderr)
+        return Exit.INTERRUPTED
 
 
 if __name__ == "__main__":

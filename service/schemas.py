@@ -11,6 +11,8 @@ from typing import Any
 import msgspec
 from msgspec import Struct
 
+API_KEY_HEADER = "X-API-Key"  # carries a client's API key (checked by service/security.py)
+
 
 class ClassifyRequest(Struct, forbid_unknown_fields=True, kw_only=True):
     text: str
@@ -80,6 +82,7 @@ class Readiness(Struct):
     model: dict[str, Any]
     cache: dict[str, Any]
     jobs: dict[str, Any]  # the job store: {"backend": null} without Redis, else its state ("up", "down")
+    workers: dict[str, Any]  # job workers: {"alive": n, "last_heartbeat": ISO 8601}; alive null: unknown
     queue_depth: int
 
 

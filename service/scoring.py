@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from model.classifier import LABELS, Prediction, to_prediction
+from model.classifier import LABELS, Classifier, Prediction, to_prediction
 from model.normalize import normalize
 from service.cache.base import ResultCache, Scores, cache_key
 from service.metrics import CACHE_LOOKUPS, SCORER_COALESCED, child
@@ -38,6 +38,16 @@ class Predict(Protocol):
     time.monotonic() instant after which texts still queued are dropped (None: the runner's own limit)."""
 
     async def __call__(self, texts: Sequence[str], deadline: float | None = None) -> list[Prediction]: ...
+
+
+def in_thread(classifier: Classifier, batch_size: int = 64) -> Predict:
+    """The model in a worker thread, for callers that score a chunk at a time (a job worker, `dialogic
+    score`): no batcher and no client deadline, the event loop free while the model runs."""
+
+    async def predict(texts: Sequence[str], deadline: float | None = None) -> list[Prediction]:
+        return await asyncio.to_thread(classifier.predict, texts, batch_size)
+
+    return predict
 
 
 @dataclass(frozen=True)

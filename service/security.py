@@ -4,7 +4,8 @@ Keys: clients send `X-API-Key`; the service only ever holds SHA-256 hex digests 
 (`DIALOGIC_API_KEYS`, comma-separated, so a key is rotated by adding the new digest, deploying, then
 removing the old one). A presented key is hashed and compared with every digest in constant time, so
 neither the match nor its position leaks through timing. Unset: /v1 is open (one warning at startup).
-Health, /metrics and /schema are outside /v1 and always open: probes and scrapers carry no key.
+The front page, health, /metrics and /schema are outside /v1 and always open: probes and scrapers carry
+no key.
 
 Make a digest: `dialogic hash-key KEY` or `python -m service.security hash KEY`.
 
@@ -37,13 +38,13 @@ from service.errors import (
     UNAUTHORIZED,
     send_problem,
 )
+from service.schemas import API_KEY_HEADER
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
     from service.ratelimit import RateLimiter
 
-API_KEY_HEADER = "x-api-key"
 PROTECTED_PREFIX = "/v1/"
 DEADLINE_OPT = "request_deadline"  # handler opt: the request deadline applies (bounded JSON requests)
 TIMEOUT_HEADER = "X-Request-Timeout-Ms"  # the client's own deadline: milliseconds from arrival

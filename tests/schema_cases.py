@@ -8,6 +8,11 @@ import schemathesis
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from service.jobs.rows import NDJSON
+
+# The job upload's body is raw bytes (a binary string in the schema): send what was generated as is.
+schemathesis.serializer.alias(NDJSON, "application/octet-stream")
+
 
 def request_kwargs(case: schemathesis.Case, client: TestClient[Litestar]) -> dict[str, Any]:
     """`case` as keyword arguments for `client.request`. The raw body is httpx's `content` (requests

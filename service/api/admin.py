@@ -23,6 +23,7 @@ import math
 import secrets
 import string
 import time
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from litestar import Request, Response, Router, get, post
@@ -159,15 +160,55 @@ def _check_csrf(request: Request[Any, Any, Any], form: ActionForm) -> None:
 Form = Annotated[ActionForm, Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
-def _flatten(metrics: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    """Model-card metrics as (dotted name, value) rows: the card's nesting varies between trainings."""
-    rows: list[tuple[str, Any]] = []
-    for name, value in metrics.items():
-        if isinstance(value, dict):
-            rows.extend(_flatten(value, f"{prefix}{name}."))
-        elif isinstance(value, int | float | str | bool):
-            rows.append((f"{prefix}{name}", value))
-    return rows
+EVALUATIONS = (  # the headline rows of the model panel, where the artifact has them
+    ("gold", "Gold, read labels"),
+    ("test", "Test split"),
+    ("organisations_gold", "Gold, organisations"),
+)
+BASELINE = "TF-IDF + LR"
+
+
+COLUMNS = ("n", "macro_f1", "accuracy", "ece")
+
+
+def _at(tree: Any, *path: str) -> Any:
+    """tree[path[0]][path[1]]..., or None where a step is missing or not a mapping."""
+    for step in path:
+        tree = tree.get(step) if isinstance(tree, dict) else None
+    return tree
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def model_card(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The model panel from an artifact's `metrics`: one row per evaluation set it has (n, macro-F1,
+    accuracy, ECE), the baseline's gold macro-F1, and the behavioural suite (overall, and per capability
+    weakest first) when present. The metrics' shape varies between trainings: whatever is missing is
+    left out, never an error."""
+    rows = [
+        {"set": title, **{column: _number(_at(metrics, key, column)) for column in COLUMNS}}
+        for key, title in EVALUATIONS
+        if isinstance(metrics.get(key), dict)
+    ]
+    suite = None
+    if (overall := _number(_at(metrics, "behaviour", "overall"))) is not None:
+        capabilities = _at(metrics, "behaviour", "capabilities") or {}
+        rates = [(_number(_at(capabilities, name, "rate")), name) for name in capabilities]
+        suite = {
+            "overall": overall,
+            "tests": _number(_at(metrics, "behaviour", "tests")),
+            "threshold": _number(_at(metrics, "behaviour", "thresholds", "capability")),
+            "capabilities": [(name, rate) for rate, name in sorted(r for r in rates if r[0] is not None)],
+        }
+    evaluated = metrics.get("evaluated_at")
+    return {
+        "rows": rows,
+        "baseline_f1": _number(_at(metrics, "baselines", BASELINE, "gold", "macro_f1")),
+        "behaviour": suite,
+        "evaluated": utc(evaluated) if isinstance(evaluated, str) else None,
+    }
 
 
 def sparkline(values: list[float], width: int = 240, height: int = 40) -> str:
@@ -207,11 +248,35 @@ def clock(epoch: float) -> str:
     return time.strftime("%H:%M:%S", time.gmtime(epoch)) + " UTC"
 
 
-TEMPLATE_HELPERS = {"sparkline": sparkline, "pct": pct, "ms": ms, "duration": duration, "clock": clock}
+def utc(iso: str) -> str:
+    """An ISO 8601 instant as the dashboard writes every time: `2026-12-01 07:36 UTC`."""
+    try:
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return iso
+    moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def dashboard_data(runtime: Runtime) -> dict[str, Any]:
-    """Everything the dashboard shows, as plain JSON-able data."""
+def ago(iso: str) -> str:
+    """How long ago an ISO 8601 instant was, for heartbeats: `4 s ago`."""
+    return f"{duration(max(0.0, time.time() - datetime.fromisoformat(iso).timestamp()))} ago"
+
+
+TEMPLATE_HELPERS = {
+    "sparkline": sparkline,
+    "pct": pct,
+    "ms": ms,
+    "duration": duration,
+    "clock": clock,
+    "utc": utc,
+    "ago": ago,
+}
+
+
+def dashboard_data(runtime: Runtime, jobs: dict[str, Any]) -> dict[str, Any]:
+    """Everything the dashboard shows, as plain JSON-able data; `jobs` is the jobs panel's figures
+    (the `jobs_overview` dependency: the whole deployment's, from Redis)."""
     classifier, batcher = runtime.classifier, runtime.batcher
     model = None
     if classifier is not None:
@@ -220,9 +285,11 @@ def dashboard_data(runtime: Runtime) -> dict[str, Any]:
             "version": classifier.version,
             "backend": classifier.backend,
             "load_s": runtime.model_load_s,
-            "metrics": _flatten(classifier.metrics),
+            "card": model_card(classifier.metrics),
         }
     return {
+        "now": time.time(),
+        "jobs": jobs,
         "label_names": list(LABELS),
         "phase": runtime.phase,
         "uptime_s": time.time() - runtime.started_at,
@@ -296,14 +363,20 @@ async def logout(request: Request[Any, Any, Any], data: Form) -> Response[Any]:
     return Redirect("/admin/login", status_code=303)
 
 
+Overview = NamedDependency[dict[str, Any]]
+
+
 @get("/", guards=[_page_guard])
 async def dashboard(
-    request: Request[Any, Any, Any], runtime: NamedDependency[Runtime], flushed: FromQuery[int | None] = None
+    request: Request[Any, Any, Any],
+    runtime: NamedDependency[Runtime],
+    jobs_overview: Overview,
+    flushed: FromQuery[int | None] = None,
 ) -> Template:
     return Template(
         "admin_dashboard.html",
         context={
-            "d": dashboard_data(runtime),
+            "d": dashboard_data(runtime, jobs_overview),
             "csrf": request.session["csrf"],
             "flushed": flushed,
             "poll_ms": POLL_MS,
@@ -312,14 +385,14 @@ async def dashboard(
 
 
 @get("/panel", guards=[_api_guard])
-async def panel(runtime: NamedDependency[Runtime]) -> Template:
+async def panel(runtime: NamedDependency[Runtime], jobs_overview: Overview) -> Template:
     """The live part of the dashboard, re-fetched by admin.js."""
-    return Template("admin_panel.html", context={"d": dashboard_data(runtime)})
+    return Template("admin_panel.html", context={"d": dashboard_data(runtime, jobs_overview)})
 
 
 @get("/api/stats", guards=[_api_guard])
-async def stats(runtime: NamedDependency[Runtime]) -> dict[str, Any]:
-    return dashboard_data(runtime)
+async def stats(runtime: NamedDependency[Runtime], jobs_overview: Overview) -> dict[str, Any]:
+    return dashboard_data(runtime, jobs_overview)
 
 
 @get("/flush", guards=[_page_guard])

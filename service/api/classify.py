@@ -10,12 +10,13 @@ bad item becomes an error object in its slot while its neighbours are scored.
 from __future__ import annotations
 
 import secrets
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency
-from litestar.params import HeaderParameter, JSONBody
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, HeaderParameter
 
 from model.classifier import Classifier
 from service.errors import (
@@ -25,6 +26,7 @@ from service.errors import (
     UNSUPPORTED_MEDIA_TYPE,
     problem_responses,
 )
+from service.openapi import example
 from service.runtime import Runtime
 from service.schemas import (
     BatchItem,
@@ -42,6 +44,28 @@ from service.security import DEADLINE_OPT, MAX_TIMEOUT_MS, TIMEOUT_HEADER, clien
 
 R = TypeVar("R", ClassifyResult, BatchItem)
 PROBLEMS = problem_responses(400, 401, 408, 413, 415, 422, 429, 503)
+OnePost = Annotated[
+    ClassifyRequest,
+    Body(
+        media_type=RequestEncodingType.JSON,
+        examples=example("A brand's reply", {"text": "@sam thanks, DM us your order number", "id": "post-1"}),
+    ),
+]
+ManyPosts = Annotated[
+    BatchRequest,
+    Body(
+        media_type=RequestEncodingType.JSON,
+        examples=example(
+            "A promotion and a reply",
+            {
+                "items": [
+                    {"id": "a", "text": "Big sale this weekend! Shop now at example.com"},
+                    {"id": "b", "text": "@lee sorry about the wait, is the parcel there now?"},
+                ]
+            },
+        ),
+    ),
+]
 
 
 async def require_json(request: Request[Any, Any, Any]) -> None:
@@ -82,6 +106,7 @@ class ClassifyController(Controller):
             le=MAX_TIMEOUT_MS,
             description="How long you will wait, in milliseconds (at most the server's own limit). Past "
             "it, texts still queued are dropped unscored and the answer is a 503 problem.",
+            examples=example("Two seconds", 2000),
         )
     }
 
@@ -89,7 +114,7 @@ class ClassifyController(Controller):
     async def classify(
         self,
         request: Request[Any, Any, Any],
-        data: JSONBody[ClassifyRequest],
+        data: OnePost,
         runtime: NamedDependency[Runtime],
     ) -> ClassifyResult:
         classifier, scorer = runtime.ready()
@@ -110,7 +135,7 @@ class ClassifyController(Controller):
     async def classify_batch(
         self,
         request: Request[Any, Any, Any],
-        data: JSONBody[BatchRequest],
+        data: ManyPosts,
         runtime: NamedDependency[Runtime],
     ) -> BatchResponse:
         classifier, scorer = runtime.ready()

@@ -12,23 +12,25 @@ with Retry-After, and the store reconnects by itself when Redis is back.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, delete, get, post
+from litestar import Controller, Request, Response, Router, delete, get, post
 from litestar.config.app import AppConfig
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath
+from litestar.params import Parameter
 from litestar.plugins import InitPluginProtocol
 from litestar.response import Stream
 from redis import exceptions as redis_errors
 
 from service.errors import UNSUPPORTED_MEDIA_TYPE, ProblemKind, problem_responses
-from service.jobs.rows import FORMATS, NDJSON, HeaderError, parser_for
+from service.jobs.rows import FORMATS, NDJSON, UploadError, parser_for
 from service.jobs.store import OPEN, ChunkMissing, JobStatus, JobStore, State
 from service.jobs.summary import JobSummary
+from service.openapi import JobUpload, ProblemsOnly, example, v1_security
 from service.security import caller_key
 from service.settings import Settings
 
@@ -36,6 +38,7 @@ JOB_NOT_FOUND = ProblemKind(404, "job-not-found", "Job not found")
 JOB_NOT_FINISHED = ProblemKind(409, "job-not-finished", "Job not finished")
 JOB_FINISHED = ProblemKind(409, "job-finished", "Job already finished")
 JOB_FAILED = ProblemKind(409, "job-failed", "Job failed")
+JOB_CANCELLED = ProblemKind(409, "job-cancelled", "Job cancelled")
 UPLOAD_TOO_LARGE = ProblemKind(413, "upload-too-large", "Upload too large")
 INVALID_UPLOAD = ProblemKind(422, "invalid-upload", "Invalid upload")
 JOBS_UNAVAILABLE = ProblemKind(503, "jobs-unavailable", "Batch jobs unavailable")
@@ -55,8 +58,16 @@ HEALTH_TIMEOUT_S = 0.5
 log = logging.getLogger("dialogic.jobs")
 
 
+NO_WORKER = (
+    "no worker is alive, so nothing is scored until one starts: run `dialogic worker` with the "
+    "same DIALOGIC_REDIS_URL and DIALOGIC_CACHE_PREFIX as the API"
+)
+
+
 class JobView(JobStatus, kw_only=True):
     links: dict[str, str]
+    workers: int  # workers alive for this deployment's queue (heartbeat within the last 15 s)
+    hint: str | None = None  # what to do about a job that cannot progress
 
 
 class Jobs:
@@ -82,6 +93,8 @@ class Jobs:
                 status = await self._lost(job_id, missing)
         if status.state == State.FAILED:
             raise JOB_FAILED.exception(f"The job failed, so it has no results: {status.failure}.")
+        if status.state == State.CANCELLED:
+            raise JOB_CANCELLED.exception("The job was cancelled, so it has no results; submit it again.")
         if status.state != State.SUCCEEDED:
             raise JOB_NOT_FINISHED.exception(f"The job is {status.state}; this is ready once it succeeds.")
         return status
@@ -102,21 +115,24 @@ class Jobs:
 
         return lines()
 
+    async def view(self, job_id: str) -> JobView:
+        """The job's status with its links, the live workers, and a hint when none is alive to score it."""
+        status = await self.status(job_id)
+        workers = await self.store.workers_alive()
+        base = f"{BASE}/{status.id}"
+        links = {
+            "self": base,
+            "results": f"{base}/results",
+            "summary": f"{base}/summary",
+            "errors": f"{base}/errors",
+        }
+        hint = NO_WORKER if workers == 0 and status.state in OPEN else None
+        return JobView(**msgspec.structs.asdict(status), links=links, workers=workers, hint=hint)
+
     async def _lost(self, job_id: str, missing: ChunkMissing) -> JobStatus:
         await self.store.fail(job_id, str(missing), State.SUCCEEDED)
         log.warning("job results lost", extra={"event": "job_failed", "job": job_id, "cause": str(missing)})
         return await self.status(job_id)
-
-
-def _view(status: JobStatus) -> JobView:
-    base = f"{BASE}/{status.id}"
-    links = {
-        "self": base,
-        "results": f"{base}/results",
-        "summary": f"{base}/summary",
-        "errors": f"{base}/errors",
-    }
-    return JobView(**msgspec.structs.asdict(status), links=links)
 
 
 async def _limited(pieces: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
@@ -129,6 +145,13 @@ async def _limited(pieces: AsyncIterator[bytes], limit: int) -> AsyncIterator[by
 
 
 _lines = msgspec.json.Encoder()
+JobId = Annotated[
+    str,
+    Parameter(
+        description="The id in the submit answer's `id` and `Location`",
+        examples=example("A job's id", "5f0c6a2e9b8d4c71a3e2f9d04b6c8e1a"),
+    ),
+]
 
 
 class JobsController(Controller):
@@ -141,6 +164,7 @@ class JobsController(Controller):
         responses=problem_responses(401, 408, 413, 415, 422, 429, 503),
         request_max_body_size=None,  # the app-wide limit is for JSON requests; _limited applies ours
         summary="Submit an NDJSON or CSV file of posts (id, text, author?, created_at?) as a job",
+        operation_class=JobUpload,
     )
     async def submit(self, request: Request[Any, Any, Any], jobs: NamedDependency[Jobs]) -> Response[JobView]:
         media_type, limit = request.content_type[0], jobs.settings.max_upload_bytes
@@ -155,42 +179,54 @@ class JobsController(Controller):
             job_id = await jobs.store.ingest(
                 _limited(request.stream(), limit), parser, jobs.settings.job_chunk_size, jobs.owner
             )
-        except HeaderError as exc:
+        except UploadError as exc:
             raise INVALID_UPLOAD.exception(str(exc)) from None
-        view = _view(await jobs.status(job_id))
+        view = await jobs.view(job_id)
         return Response(view, status_code=202, headers={"Location": view.links["self"]})
 
-    @get("/{job_id:str}", summary="A job's state, progress and error count", responses=READ_PROBLEMS)
-    async def status(self, job_id: FromPath[str], jobs: NamedDependency[Jobs]) -> JobView:
-        return _view(await jobs.status(job_id))
+    @get(
+        "/{job_id:str}",
+        summary="A job's state, progress, error count and live workers",
+        responses=READ_PROBLEMS,
+        operation_class=ProblemsOnly,
+    )
+    async def status(self, job_id: JobId, jobs: NamedDependency[Jobs]) -> JobView:
+        return await jobs.view(job_id)
 
     @delete(
         "/{job_id:str}",
         status_code=200,
         summary="Cancel a job: chunks not yet scored never will be",
         responses=DONE_PROBLEMS,
+        operation_class=ProblemsOnly,
     )
-    async def cancel(self, job_id: FromPath[str], jobs: NamedDependency[Jobs]) -> JobView:
+    async def cancel(self, job_id: JobId, jobs: NamedDependency[Jobs]) -> JobView:
         await jobs.status(job_id)  # the caller's job, or 404 before anything changes
         before = await jobs.store.transition(job_id, State.CANCELLED, *OPEN)
         if before in (State.SUCCEEDED, State.FAILED):
             raise JOB_FINISHED.exception(f"The job already {before}; there is nothing to cancel.")
-        return _view(await jobs.status(job_id))
+        return await jobs.view(job_id)
 
     @get(
         "/{job_id:str}/results",
         summary="Results as NDJSON ({id, label, scores}), in input order",
         responses=DONE_PROBLEMS,
+        media_type=NDJSON,
+        response_description="One {id, label, scores} object per line, in input order",
+        operation_class=ProblemsOnly,
     )
-    async def results(self, job_id: FromPath[str], jobs: NamedDependency[Jobs]) -> Stream:
+    async def results(self, job_id: JobId, jobs: NamedDependency[Jobs]) -> Stream:
         return Stream(await jobs.results(job_id), media_type=NDJSON)
 
     @get(
         "/{job_id:str}/errors",
         summary="Rejected lines as NDJSON ({line, reason, id?}); never the text",
         responses=READ_PROBLEMS,
+        media_type=NDJSON,
+        response_description="One {line, reason, id?} object per rejected line, in line order",
+        operation_class=ProblemsOnly,
     )
-    async def errors(self, job_id: FromPath[str], jobs: NamedDependency[Jobs]) -> Stream:
+    async def errors(self, job_id: JobId, jobs: NamedDependency[Jobs]) -> Stream:
         await jobs.status(job_id)
 
         async def lines() -> AsyncIterator[bytes]:
@@ -203,8 +239,9 @@ class JobsController(Controller):
         "/{job_id:str}/summary",
         summary="Label counts and per-author broadcast ratios and streaks",
         responses=DONE_PROBLEMS,
+        operation_class=ProblemsOnly,
     )
-    async def summary(self, job_id: FromPath[str], jobs: NamedDependency[Jobs]) -> JobSummary:
+    async def summary(self, job_id: JobId, jobs: NamedDependency[Jobs]) -> JobSummary:
         await jobs.succeeded(job_id)
         summary = await jobs.store.summary(job_id)
         if summary is None:
@@ -221,7 +258,8 @@ def _store_down(request: Request[Any, Any, Any], exc: redis_errors.RedisError) -
 
 
 class JobsPlugin(InitPluginProtocol):
-    """Adds /v1/jobs to an app, the `job_store_health` dependency (for /health/ready), and the 503 for
+    """Adds /v1/jobs to an app, the `job_store_health` dependency (for /health/ready: the store's state and
+    the live workers), the `jobs_overview` one (for /admin: see JobStore.overview), and the 503 for
     a Redis that does not answer; without DIALOGIC_REDIS_URL the endpoints answer 503."""
 
     def __init__(self, settings: Settings) -> None:
@@ -229,9 +267,12 @@ class JobsPlugin(InitPluginProtocol):
         self.store: JobStore | None = None
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        app_config.route_handlers.append(JobsController)
+        app_config.route_handlers.append(
+            Router("/", route_handlers=[JobsController], security=v1_security(self.settings))
+        )
         app_config.dependencies["jobs"] = Provide(self._provide, sync_to_thread=False)
         app_config.dependencies["job_store_health"] = Provide(self._health)
+        app_config.dependencies["jobs_overview"] = Provide(self._overview)
         app_config.exception_handlers.update(dict.fromkeys(STORE_DOWN, _store_down))
         app_config.on_startup.append(self._open)
         app_config.on_shutdown.append(self._close)
@@ -252,7 +293,18 @@ class JobsPlugin(InitPluginProtocol):
             )
         return Jobs(self.store, self.settings, caller_key(request) or OPEN_OWNER)
 
-    async def _health(self) -> dict[str, Any]:
+    async def _health(self) -> tuple[dict[str, Any], dict[str, Any]]:
         if self.store is None:
-            return {"backend": None}
+            return {"backend": None}, {"alive": None, "last_heartbeat": None}
         return await self.store.health(HEALTH_TIMEOUT_S)
+
+    async def _overview(self) -> dict[str, Any]:
+        """The jobs panel's figures: `state` is "off" without Redis, "down" when it does not answer."""
+        if self.store is None:
+            return {"state": "off"}
+        try:
+            async with asyncio.timeout(HEALTH_TIMEOUT_S):
+                overview = await self.store.overview()
+        except (*STORE_DOWN, TimeoutError):
+            return {"state": "down"}
+        return {"state": "up", **msgspec.structs.asdict(overview)}

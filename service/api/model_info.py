@@ -6,6 +6,7 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 
 from model.classifier import LABELS, Classifier
+from service.errors import problem_responses
 from service.schemas import ModelInfo
 
 
@@ -13,7 +14,11 @@ class ModelController(Controller):
     path = "/v1/model"
     tags = ["model"]  # noqa: RUF012
 
-    @get("/", summary="Name, version, labels, backend and evaluation metrics of the loaded model")
+    @get(
+        "/",
+        summary="Name, version, labels, backend and evaluation metrics of the loaded model",
+        responses=problem_responses(401, 429, 503),
+    )
     async def model_info(self, classifier: NamedDependency[Classifier]) -> ModelInfo:
         return ModelInfo(
             name=classifier.name,

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from ray.data.datasource import FileBasedDatasource
 
-from service.jobs.rows import CSV, NDJSON, HeaderError, InputRow, LineError, _row, parser_for
+from service.jobs.rows import CSV, NDJSON, HeaderError, InputRow, LineError, checked_row, parser_for
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 COMPRESSED = (".gz", ".bz2", ".zst", ".lz4")  # streams pyarrow decompresses on the fly by extension
@@ -122,7 +122,7 @@ def parquet_row(line: int, record: dict[str, Any], max_chars: int) -> InputRow |
         created = created.isoformat()
     elif created is not None and not isinstance(created, str):
         return LineError(line, "created_at is not an ISO 8601 timestamp", row_id)
-    return _row(line, row_id, text, None if author is None else str(author), created, max_chars)
+    return checked_row(line, row_id, text, None if author is None else str(author), created, max_chars)
 
 
 def block(path: str, rows: list[InputRow | LineError]) -> pa.Table:

@@ -1,8 +1,10 @@
-"""`dialogic score --remote URL`: run a file through a deployment's batch jobs instead of locally.
+"""`dialogic score --remote URL`: run a file through a deployment's batch jobs instead of on this machine.
 
-The file is streamed up (never read whole), progress is polled into a tqdm bar on a terminal, and the
-results are streamed down to OUTPUT; the summary is written next to it. Large files go to the
-cluster's workers this way, where `dialogic score` without --remote would label them on this machine.
+The file is streamed up (never read whole), progress is polled into a bar on a terminal, and the
+results, errors and summary are streamed down to the same three outputs as local scoring writes
+(service/jobs/outputs.py). Large files go to the cluster's workers this way. The client imports
+neither torch nor transformers, so it starts at once. Every failure a person can expect (the service
+cannot be reached, refuses the key, rejects the file) is a `Failure` with its exit code.
 """
 
 from __future__ import annotations
@@ -10,67 +12,96 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 from tqdm import tqdm
 
-from service.jobs.rows import CSV, NDJSON
-from service.security import API_KEY_HEADER
+from service.exits import Exit, Failure, for_status
+from service.jobs.outputs import Outputs, content_type
+from service.schemas import API_KEY_HEADER
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 UPLOAD_BLOCK = 1 << 20
 API_KEY_ENV = "DIALOGIC_REMOTE_API_KEY"  # a client credential, so not one of the service's Settings
 
 
-def _problem(response: httpx.Response) -> str:
+def _checked(response: httpx.Response) -> httpx.Response:
+    """`response`, unless it is an error: then a Failure naming the request and the service's problem."""
+    if response.is_success:
+        return response
+    response.read()
     try:
         body = response.json()
-        return f"{response.status_code} {body.get('title')}: {body.get('detail')}"
+        problem = f"{body.get('title')}: {body.get('detail')}"
     except ValueError:
-        return f"{response.status_code} {response.text[:200]}"
+        problem = response.text[:200].strip() or response.reason_phrase
+    request = response.request
+    raise Failure(
+        for_status(response.status_code),
+        f"{request.method} {request.url} answered {response.status_code} {problem}",
+    )
+
+
+def _upload(source: Path, bar: tqdm[Any]) -> Iterator[bytes]:
+    with source.open("rb") as fh:
+        while block := fh.read(UPLOAD_BLOCK):
+            bar.update(len(block))
+            yield block
+
+
+def _download(client: httpx.Client, url: str, path: Path) -> None:
+    with client.stream("GET", url) as response, path.open("wb") as out:
+        for block in _checked(response).iter_bytes():
+            out.write(block)
+
+
+def _follow(client: httpx.Client, job: dict[str, Any], poll_s: float, tty: bool) -> dict[str, Any]:
+    """Poll the job until it ends, with a bar of rows done; says so once if no worker is alive."""
+    warned = False
+    with tqdm(total=job["progress"]["rows_total"], unit=" rows", desc="scoring", disable=not tty) as bar:
+        while True:
+            bar.update(job["progress"]["rows_done"] - bar.n)
+            if job["state"] in TERMINAL:
+                return job
+            if job.get("hint") and not warned:
+                tqdm.write(f"dialogic score: job {job['id']} waits: {job['hint']}", file=sys.stderr)
+                warned = True
+            time.sleep(poll_s)
+            job = _checked(client.get(job["links"]["self"])).json()
 
 
 def score_remote(client: httpx.Client, source: Path, output: Path, poll_s: float = 1.0) -> int:
-    """Submit `source` as a job on `client`'s server, wait, and download; returns an exit status."""
-    content_type = CSV if source.suffix.lower() == ".csv" else NDJSON
-    with source.open("rb") as fh:
-        response = client.post(
-            "/v1/jobs",
-            content=iter(lambda: fh.read(UPLOAD_BLOCK), b""),
-            headers={"content-type": content_type},
-        )
-    if response.status_code != 202:
-        print(f"dialogic score: upload rejected: {_problem(response)}", file=sys.stderr)
-        return 2
-    job: dict[str, Any] = response.json()
-    links = job["links"]
-    with tqdm(total=job["progress"]["rows_total"], unit=" rows", disable=not sys.stderr.isatty()) as bar:
-        while job["state"] not in TERMINAL:
-            time.sleep(poll_s)
-            job = client.get(links["self"]).raise_for_status().json()
-            bar.update(job["progress"]["rows_done"] - bar.n)
-    if job["state"] != "succeeded":
-        print(
-            f"dialogic score: job {job['id']} {job['state']} {job.get('failure', '')}".rstrip(),
-            file=sys.stderr,
-        )
-        return 1
-    with client.stream("GET", links["results"]) as results, output.open("wb") as out:
-        results.raise_for_status()
-        for block in results.iter_bytes():
-            out.write(block)
-    summary_path = output.with_name(output.name + ".summary.json")
-    summary_path.write_bytes(client.get(links["summary"]).raise_for_status().content)
-    errors_url = client.base_url.join(links["errors"])
-    done, rejected = job["progress"]["rows_done"], job["errors"]
-    print(f"{done} scored, {rejected} rejected (see {errors_url}); summary: {summary_path}", file=sys.stderr)
-    return 0
+    """Submit `source` as a job on `client`'s server, wait, and download its three outputs."""
+    out, tty = Outputs(output), sys.stderr.isatty()
+    with out.writing() as partial:
+        size = source.stat().st_size
+        with tqdm(total=size, unit="B", unit_scale=True, desc="uploading", disable=not tty) as bar:
+            response = client.post(
+                "/v1/jobs", content=_upload(source, bar), headers={"content-type": content_type(source)}
+            )
+        job = _follow(client, _checked(response).json(), poll_s, tty)
+        if job["state"] != "succeeded":
+            failure = f": {job['failure']}" if job.get("failure") else ""
+            raise Failure(Exit.JOB_FAILED, f"job {job['id']} {job['state']}{failure}")
+        links = job["links"]
+        _download(client, links["results"], partial.results)
+        _download(client, links["errors"], partial.errors)
+        _download(client, links["summary"], partial.summary)
+    print(out.report(job["progress"]["rows_done"], job["errors"]), file=sys.stderr)
+    return Exit.OK
 
 
 def main(url: str, source: Path, output: Path) -> int:
     key = os.environ.get(API_KEY_ENV)
     headers = {API_KEY_HEADER: key} if key else {}
-    with httpx.Client(base_url=url, headers=headers, timeout=httpx.Timeout(30.0, read=300.0)) as client:
-        return score_remote(client, source, output)
+    try:
+        with httpx.Client(base_url=url, headers=headers, timeout=httpx.Timeout(30.0, read=300.0)) as client:
+            return score_remote(client, source, output)
+    except httpx.InvalidURL as exc:
+        raise Failure(Exit.INPUT, f"--remote {url!r} is not a URL: {exc}") from None
+    except httpx.TransportError as exc:
+        reason = str(exc) or type(exc).__name__
+        raise Failure(Exit.UNREACHABLE, f"cannot reach {url}: {reason}") from None

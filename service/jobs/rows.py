@@ -1,17 +1,22 @@
-"""Incremental parsing of a job upload (NDJSON or CSV) into rows and per-line errors.
+"""Reading a batch file (NDJSON or CSV) into chunks of rows and per-line errors: the one contract for
+a job's upload and for `dialogic score` on this machine.
 
-The parsers are fed the request body piece by piece and keep only the unfinished line (or CSV record),
-so a 200 MB upload never sits in memory: a line or record longer than a row can be is reported, not
-kept. A bad line becomes a `LineError` (line number and reason, never the text) and parsing goes on;
-only a CSV header without `id` and `text` rejects the whole upload. A UTF-8 byte-order mark at the start
-(Excel's "CSV UTF-8" writes one) is not part of the first line.
+The parsers are fed the file piece by piece and keep only the unfinished line (or CSV record), so a
+200 MB upload never sits in memory: a line or record longer than a row can be is reported, not kept. A
+bad line becomes a `LineError` (line number and reason, never the text) and reading goes on; only a CSV
+header without `id` and `text`, or a file without a single post, rejects the whole file (`UploadError`).
+A UTF-8 byte-order mark at the start (Excel's "CSV UTF-8" writes one) is not part of the first line.
+Every row needs an id (a row without one is a line error: results are joined back by id), kept as
+given: a JSON number stays a number, a string a string, and a CSV's ids are strings. `chunks` cuts the
+rows into the chunks a job is scored in and drops repeated ids, so both paths score the same chunks.
 """
 
 from __future__ import annotations
 
 import csv
+import heapq
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 
 import msgspec
@@ -27,6 +32,7 @@ BOM = b"\xef\xbb\xbf"
 # Rows are stored as MessagePack, whose integers have 64 bits (signed or not): a numeric id beyond them
 # is a line error (as a string, any id works).
 ID_RANGE = range(-(2**63), 2**64)
+ERRORS_PAGE = 1000  # line errors gathered before they are handed on, however few rows came with them
 
 
 class InputRow(Struct, array_like=True):
@@ -60,8 +66,16 @@ class _NdjsonRow(Struct):
     created_at: str | None = None
 
 
-class HeaderError(ValueError):
-    """The CSV header lacks a required column: nothing in the upload can be read."""
+class UploadError(ValueError):
+    """Nothing in the file can be scored: the whole upload is refused (422), not line by line."""
+
+
+class HeaderError(UploadError):
+    """The CSV header lacks a required column."""
+
+
+class EmptyUpload(UploadError):
+    """The file holds no line but blank ones (or only a CSV header)."""
 
 
 Parsed = InputRow | LineError
@@ -74,10 +88,11 @@ def _timestamp(value: str | None) -> float | None:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
-def _row(
+def checked_row(
     line: int, row_id: str | int, text: str, author: str | None, created: str | None, max_chars: int
 ) -> Parsed:
-    """The content rules shared by both formats: an id, the API's text rule, then the timestamp."""
+    """The content rules every reader applies (NDJSON, CSV, and Parquet in bulk scoring): an id, the
+    API's text rule, then the timestamp."""
     if row_id == "":
         return LineError(line, "id is empty")
     if isinstance(row_id, int) and row_id not in ID_RANGE:
@@ -157,7 +172,7 @@ class NdjsonParser(Parser):
         except msgspec.DecodeError:
             yield LineError(number, "malformed JSON")
             return
-        yield _row(number, row.id, row.text, row.author, row.created_at, self.max_chars)
+        yield checked_row(number, row.id, row.text, row.author, row.created_at, self.max_chars)
 
 
 class CsvParser(Parser):
@@ -198,7 +213,7 @@ class CsvParser(Parser):
         if self.record:
             yield LineError(self.start, "bad CSV row: unterminated quoted field")
         if self.header is None:
-            raise HeaderError("the CSV upload has no header row")
+            raise HeaderError("the CSV file has no header row")
 
     def _record(self, number: int, raw: bytes) -> Iterator[Parsed]:
         if not raw.strip():
@@ -217,8 +232,68 @@ class CsvParser(Parser):
             yield LineError(number, f"bad CSV row: {len(fields)} fields, the header has {len(self.header)}")
             return
         row = dict(zip(self.header, fields, strict=True))
-        yield _row(number, row["id"], row["text"], row.get("author"), row.get("created_at"), self.max_chars)
+        yield checked_row(
+            number, row["id"], row["text"], row.get("author"), row.get("created_at"), self.max_chars
+        )
 
 
 def parser_for(content_type: str, max_chars: int) -> Parser:
     return (NdjsonParser if content_type == NDJSON else CsvParser)(max_chars)
+
+
+class Chunk(Struct):
+    """A chunk's worth of the file: rows to score together, and the line errors met on the way (repeated
+    ids included), in line order. Either may be empty."""
+
+    rows: list[InputRow]
+    errors: list[LineError]
+
+
+# Per row: 0 when no earlier row of the file has its id (it is now this row's), else that row's line.
+ClaimIds = Callable[[Sequence[InputRow]], Awaitable[Sequence[int]]]
+
+
+async def chunks(
+    pieces: AsyncIterable[bytes], parser: Parser, size: int, claim: ClaimIds
+) -> AsyncIterator[Chunk]:
+    """The file as chunks of at most `size` rows (a chunk is cut early after ERRORS_PAGE errors), in line
+    order. A row whose id an earlier scored row has is a line error, `duplicate id, first seen on line
+    N`: ids compare as JSON values (1 and "1" differ). Raises UploadError when nothing can be scored."""
+    rows: list[InputRow] = []
+    errors: list[LineError] = []
+    seen = 0
+
+    async def cut() -> Chunk:
+        firsts = await claim(rows) if rows else []
+        unique = [row for row, first in zip(rows, firsts, strict=True) if not first]
+        repeats = [
+            LineError(row.line, f"duplicate id, first seen on line {first}", row.id)
+            for row, first in zip(rows, firsts, strict=True)
+            if first
+        ]
+        chunk = Chunk(unique, list(heapq.merge(errors, repeats, key=lambda e: e.line)))
+        rows.clear()
+        errors.clear()
+        return chunk
+
+    def take(parsed: Iterable[Parsed]) -> Iterator[None]:
+        """Sort each item into rows or errors; yields whenever a chunk is full."""
+        nonlocal seen
+        for item in parsed:
+            seen += 1
+            if isinstance(item, InputRow):
+                rows.append(item)
+            else:
+                errors.append(item)
+            if len(rows) >= size or len(errors) >= ERRORS_PAGE:
+                yield
+
+    async for piece in pieces:
+        for _ in take(parser.feed(piece)):
+            yield await cut()
+    for _ in take(parser.close()):
+        yield await cut()
+    if not seen:
+        raise EmptyUpload("the file holds no post: it is empty, or has only blank lines or a header")
+    if rows or errors:
+        yield await cut()

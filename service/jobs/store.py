@@ -13,6 +13,12 @@ UPLOAD_LEASE_S unless the upload is still alive, so that one cut off leaves noth
   :errors    per-line errors (msgpack), in line order
   :ids       while the upload streams in only: each scored row's id (JSON) -> its line, to spot repeats
   :summary   the summary (JSON), written once every chunk is done
+Beside the jobs, for the operators' view (`overview`, the admin dashboard and /health/ready):
+  {prefix}:jobs:index:{state}   per state, the jobs in it (sorted set, by the time they entered it),
+                                moved by the same scripts that change a job's state
+  {prefix}:jobs:chunks:{minute} chunks committed in that minute (a counter, kept an hour)
+  {prefix}:workers              each live worker's last heartbeat (sorted set, by time), and
+  {prefix}:workers:info         its host, pid, start, model and chunks done (JSON per worker)
 
 Every state change is a compare-and-set script, so a cancel racing the last chunk, or two workers
 finishing the same chunk after a lease expired, leave one consistent answer. A chunk SAQ gives up on
@@ -24,16 +30,16 @@ expired) raises ChunkMissing, and its job fails saying so rather than answer wit
 from __future__ import annotations
 
 import asyncio
-import heapq
 import logging
 import re
+import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from msgspec import Struct
@@ -45,13 +51,12 @@ from redis.exceptions import RedisError
 from saq.job import Job, Status
 from saq.queue.redis import RedisQueue
 
-from service.jobs.rows import InputRow, JobResult, LineError, Parser
+from service.jobs.rows import ERRORS_PAGE, InputRow, JobResult, LineError, Parser, chunks
 from service.jobs.summary import JobSummary, Tally, summarize
 from service.settings import Settings
 
 CHUNK_FUNCTION = "process_chunk"
 CHUNK_ATTEMPTS = 3  # a chunk whose worker died or raised is tried this often before the job fails
-ERRORS_PAGE = 1000
 TIMELINE_PAGE = 1000
 LAST_ERROR = "last_error"  # SAQ job meta: the exception type of an attempt that raised (never the message)
 UPLOAD_LEASE_S = 60  # an upload's keys outlive its last renewal by this much (renewed every third of it)
@@ -71,6 +76,11 @@ class State(StrEnum):
 
 
 OPEN = (State.QUEUED, State.RUNNING)
+INDEXED = (State.QUEUED, State.RUNNING, State.SUCCEEDED, State.FAILED, State.CANCELLED)  # _INDEX's order
+WORKER_BEAT_S = 5  # how often a worker says it is alive
+WORKER_GONE_S = 15  # a worker silent for this long (three beats missed) counts as gone
+RECENT_S = 24 * 3600  # the overview counts the jobs that ended within this window
+CHUNK_MINUTES = 10  # the overview's chunks-per-minute series, this many minutes back
 
 
 class Progress(Struct):
@@ -88,6 +98,38 @@ class ChunkMissing(Exception):
         super().__init__(f"the {part} of chunk {chunk} are gone from Redis (evicted or expired)")
 
 
+class WorkerInfo(Struct):
+    """What a worker says of itself with each heartbeat."""
+
+    host: str
+    pid: int
+    started_at: str
+    model: str
+    chunks: int  # chunks this worker has committed since it started
+
+
+class WorkerStatus(Struct):
+    id: str
+    last_heartbeat: str
+    info: WorkerInfo | None
+
+
+class JobsOverview(Struct):
+    """Every job of this deployment, as the operators' dashboard shows them."""
+
+    queued: int
+    running: int
+    succeeded: int  # this and the two below: jobs that ended within RECENT_S
+    failed: int
+    cancelled: int
+    chunks_per_minute: list[int]  # chunks committed per minute, oldest first, the current minute last
+    workers: list[WorkerStatus]
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+
 class JobStatus(Struct, omit_defaults=True):
     id: str
     state: State
@@ -97,26 +139,43 @@ class JobStatus(Struct, omit_defaults=True):
     failure: str | None = None
 
 
-# KEYS[1] job hash; ARGV[1] new state, ARGV[2] failure reason ('' for none), ARGV[3..] states it may
-# replace. Returns the state before.
-_TRANSITION = """
+# The state index (see the module docstring): KEYS[2..6] are its sets in INDEXED order; `move` takes a
+# job from the set of its old state to that of its new one, stamped `now`.
+_INDEX = """
+local INDEX = {queued = KEYS[2], running = KEYS[3], succeeded = KEYS[4], failed = KEYS[5],
+  cancelled = KEYS[6]}
+local function move(id, from, to, now)
+  if INDEX[from] then redis.call('ZREM', INDEX[from], id) end
+  redis.call('ZADD', INDEX[to], now, id)
+end
+"""
+
+# KEYS[1] job hash, KEYS[2..6] the index; ARGV[1] new state, ARGV[2] failure reason ('' for none),
+# ARGV[3] job id, ARGV[4] now, ARGV[5..] states it may replace. Returns the state before.
+_TRANSITION = (
+    _INDEX
+    + """
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return false end
-for i = 3, #ARGV do
+for i = 5, #ARGV do
   if state == ARGV[i] then
     redis.call('HSET', KEYS[1], 'state', ARGV[1])
     if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'failure', ARGV[2]) end
+    move(ARGV[3], state, ARGV[1], ARGV[4])
     return state
   end
 end
 return state
 """
+)
 
-# KEYS: job hash, summary; ARGV: summary, ttl. An open job succeeds only when every chunk is done and
-# every accepted row has a result; otherwise it fails, with the counts as its reason. A succeeded job's
-# summary is rewritten (finalizing is idempotent). Returns 1 when the summary was stored, -1 when the
-# job failed for missing rows, 0 when it is neither open nor succeeded.
-_FINISH = """
+# KEYS: job hash, the index (5), summary; ARGV: summary, ttl, job id, now. An open job succeeds only when
+# every chunk is done and every accepted row has a result; otherwise it fails, with the counts as its
+# reason. A succeeded job's summary is rewritten (finalizing is idempotent). Returns 1 when the summary
+# was stored, -1 when the job failed for missing rows, 0 when it is neither open nor succeeded.
+_FINISH = (
+    _INDEX
+    + """
 local state = redis.call('HGET', KEYS[1], 'state')
 if state == 'queued' or state == 'running' then
   local c = redis.call('HMGET', KEYS[1], 'rows_done', 'rows_total', 'chunks_done', 'chunks_total')
@@ -125,19 +184,23 @@ if state == 'queued' or state == 'running' then
     local reason = 'only ' .. c[1] .. ' of ' .. c[2] .. ' rows were scored (' .. c[3] .. ' of ' .. c[4]
       .. ' chunks)'
     redis.call('HSET', KEYS[1], 'state', 'failed', 'failure', reason)
+    move(ARGV[3], state, 'failed', ARGV[4])
     return -1
   end
   redis.call('HSET', KEYS[1], 'state', 'succeeded')
+  move(ARGV[3], state, 'succeeded', ARGV[4])
 elseif state ~= 'succeeded' then
   return 0
 end
-redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
+redis.call('SET', KEYS[7], ARGV[1], 'EX', ARGV[2])
 return 1
 """
+)
 
-# KEYS: job hash, done set, out key, tallies hash, timeline; ARGV: chunk, results, rows, ttl, tally, then
-# the chunk's timeline entries. The first commit of a chunk stores and counts it; a later one (a re-run
-# after a lease expired) changes nothing, so results, tally and timeline always come from one run.
+# KEYS: job hash, done set, out key, tallies hash, timeline, this minute's chunk counter; ARGV: chunk,
+# results, rows, ttl, tally, then the chunk's timeline entries. The first commit of a chunk stores and
+# counts it; a later one (a re-run after a lease expired) changes nothing, so results, tally and
+# timeline always come from one run.
 # Returns -1 when the job is no longer open (nothing stored), 1 when every chunk is done, else 0.
 _COMMIT = """
 local state = redis.call('HGET', KEYS[1], 'state')
@@ -157,6 +220,8 @@ if redis.call('SADD', KEYS[2], ARGV[1]) == 1 then
   for _, key in ipairs({KEYS[2], KEYS[4], KEYS[5]}) do redis.call('EXPIRE', key, ARGV[4]) end
   redis.call('HINCRBY', KEYS[1], 'rows_done', ARGV[3])
   redis.call('HINCRBY', KEYS[1], 'chunks_done', 1)
+  redis.call('INCR', KEYS[6])
+  redis.call('EXPIRE', KEYS[6], 3600)
 end
 local counts = redis.call('HMGET', KEYS[1], 'chunks_done', 'chunks_total')
 if counts[1] == counts[2] then return 1 end
@@ -225,6 +290,9 @@ class JobStore:
         self._results = msgspec.msgpack.Decoder(list[JobResult])
         self._error = msgspec.msgpack.Decoder(LineError)
         self._tally = msgspec.msgpack.Decoder(Tally)
+        self._index = [f"{prefix}:jobs:index:{state}" for state in INDEXED]
+        self._workers, self._worker_info = f"{prefix}:workers", f"{prefix}:workers:info"
+        self._worker_decoder = msgspec.json.Decoder(WorkerInfo)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JobStore:
@@ -258,16 +326,25 @@ class JobStore:
     async def close(self) -> None:
         await self.queue.disconnect()
 
-    async def health(self, timeout_s: float) -> dict[str, Any]:
-        """The job store's state for /health/ready: whether a PING is answered within `timeout_s`."""
-        try:
-            async with asyncio.timeout(timeout_s):
-                up = bool(await self.redis.ping())
-        except (RedisError, TimeoutError, OSError):
-            up = False
+    async def health(self, timeout_s: float) -> tuple[dict[str, Any], dict[str, Any]]:
+        """For /health/ready, each within `timeout_s`: the job store's state (whether a PING is answered),
+        and the live workers (how many, and the latest heartbeat; `alive` is null when unknown)."""
         where = self.redis.connection_pool.connection_kwargs
         place = where.get("path") or f"{where.get('host')}:{where.get('port')}"
-        return {"backend": "redis", "state": "up" if up else "down", "where": f"{place}/{where.get('db', 0)}"}
+        store = {"backend": "redis", "state": "down", "where": f"{place}/{where.get('db', 0)}"}
+        workers: dict[str, Any] = {"alive": None, "last_heartbeat": None}
+        try:
+            async with asyncio.timeout(timeout_s):
+                store["state"] = "up" if await self.redis.ping() else "down"
+            async with asyncio.timeout(timeout_s):
+                alive = await self.workers()
+            workers = {
+                "alive": len(alive),
+                "last_heartbeat": max((w.last_heartbeat for w in alive), default=None),
+            }
+        except (RedisError, TimeoutError, OSError):
+            pass
+        return store, workers
 
     # -- upload -------------------------------------------------------------------------------------
 
@@ -336,63 +413,31 @@ class JobStore:
         self, upload: _Upload, pieces: AsyncIterator[bytes], parser: Parser, chunk_size: int
     ) -> None:
         job_id = upload.job_id
-        rows: list[InputRow] = []
-        errors: list[LineError] = []
 
-        async def flush() -> None:
-            unique, repeats = await self._unique(job_id, rows)
-            page = list(heapq.merge(errors, repeats, key=lambda e: e.line))  # both are in line order
+        async def claim(rows: Sequence[InputRow]) -> list[int]:
+            """The upload's ids live in Redis, one round trip per chunk, so the API holds no more than a
+            chunk; only rows that will be scored claim one (see `chunks`)."""
+            args: list[bytes | int] = [UPLOAD_LEASE_S]
+            for row in rows:
+                args += [msgspec.json.encode(row.id), row.line]
+            return [int(first) for first in await self._claim_ids(keys=[self.key(job_id, "ids")], args=args)]
+
+        async for chunk in chunks(pieces, parser, chunk_size, claim):
             pipe = self.redis.pipeline(transaction=False)
-            if unique:
+            if chunk.rows:
                 key = self.key(job_id, "in", upload.chunks)
-                pipe.set(key, msgspec.msgpack.encode(unique), ex=UPLOAD_LEASE_S)
-                pipe.hincrby(self.key(job_id), "rows_total", len(unique))
-            if page:
-                pipe.rpush(self.key(job_id, "errors"), *map(msgspec.msgpack.encode, page))
+                pipe.set(key, msgspec.msgpack.encode(chunk.rows), ex=UPLOAD_LEASE_S)
+                pipe.hincrby(self.key(job_id), "rows_total", len(chunk.rows))
+            if chunk.errors:
+                pipe.rpush(self.key(job_id, "errors"), *map(msgspec.msgpack.encode, chunk.errors))
                 pipe.expire(self.key(job_id, "errors"), UPLOAD_LEASE_S)
-                pipe.hincrby(self.key(job_id), "errors", len(page))
+                pipe.hincrby(self.key(job_id), "errors", len(chunk.errors))
             await pipe.execute()
-            upload.chunks += bool(unique)
-            rows.clear()
-            errors.clear()
-
-        async def take(parsed: Iterable[InputRow | LineError]) -> None:
-            for item in parsed:
-                if isinstance(item, InputRow):
-                    rows.append(item)
-                else:
-                    errors.append(item)
-                if len(rows) >= chunk_size or len(errors) >= ERRORS_PAGE:
-                    await flush()
-
-        async for piece in pieces:
-            await take(parser.feed(piece))
-        await take(parser.close())
-        await flush()
-
-    async def _unique(self, job_id: str, rows: Sequence[InputRow]) -> tuple[list[InputRow], list[LineError]]:
-        """`rows` less those whose id an earlier row of the upload has, and an error for each of those.
-
-        Ids compare as JSON values (1 and "1" differ, as they do in the results). Only rows that will
-        be scored claim an id, so a line rejected for another reason does not make a later one a repeat.
-        The ids live in Redis, one round trip per chunk, so the API holds no more than a chunk."""
-        if not rows:
-            return [], []
-        args: list[bytes | int] = [UPLOAD_LEASE_S]
-        for row in rows:
-            args += [msgspec.json.encode(row.id), row.line]
-        firsts = await self._claim_ids(keys=[self.key(job_id, "ids")], args=args)
-        unique: list[InputRow] = []
-        repeats: list[LineError] = []
-        for row, first in zip(rows, firsts, strict=True):
-            if first:
-                repeats.append(LineError(row.line, f"duplicate id, first seen on line {first}", row.id))
-            else:
-                unique.append(row)
-        return unique, repeats
+            upload.chunks += bool(chunk.rows)
 
     async def _queue_chunks(self, job_id: str, chunks: int) -> None:
-        await self.redis.hset(self.key(job_id), mapping={"chunks_total": chunks, "state": State.QUEUED})
+        await self.redis.hset(self.key(job_id), "chunks_total", chunks)
+        await self.transition(job_id, State.QUEUED, State.UPLOADING)
         if chunks == 0:  # nothing valid to score: done already, with an empty summary
             await self.finish(job_id, msgspec.json.encode(summarize(())))
             return
@@ -409,8 +454,12 @@ class JobStore:
 
     async def delete(self, job_id: str) -> None:
         keys = [k async for k in self.redis.scan_iter(match=self.key(job_id) + "*", count=1000)]
+        pipe = self.redis.pipeline(transaction=False)
         if keys:
-            await self.redis.unlink(*keys)
+            pipe.unlink(*keys)
+        for index in self._index:
+            pipe.zrem(index, job_id)
+        await pipe.execute()
 
     # -- workers ------------------------------------------------------------------------------------
 
@@ -419,7 +468,8 @@ class JobStore:
     ) -> State | None:
         """Move the job to `to` if it is in one of `sources` (with `failure` as its reason, if given);
         returns the state it was in."""
-        before = await self._transition(keys=[self.key(job_id)], args=[to, failure or "", *sources])
+        keys = [self.key(job_id), *self._index]
+        before = await self._transition(keys=keys, args=[to, failure or "", job_id, time.time(), *sources])
         return State(_text(before)) if before else None
 
     async def _get(self, key: str) -> bytes | None:
@@ -439,7 +489,7 @@ class JobStore:
         """Store a chunk's results, tally and timeline entries with its done marker, atomically (see
         _COMMIT for the answer)."""
         keys = [self.key(job_id), self.key(job_id, "done"), self.key(job_id, "out", chunk)]
-        keys += [self.key(job_id, "tallies"), self.key(job_id, "timeline")]
+        keys += [self.key(job_id, "tallies"), self.key(job_id, "timeline"), self._minute(time.time())]
         args: list[bytes | int] = [chunk, msgspec.msgpack.encode(results), len(results), self.ttl]
         args += [msgspec.msgpack.encode(tally), *timeline]
         return int(await self._commit(keys=keys, args=args))
@@ -456,9 +506,8 @@ class JobStore:
     async def finish(self, job_id: str, summary: bytes) -> bool:
         """Store the summary and mark the job succeeded, unless a row has no result (the job fails, see
         _FINISH); returns whether the summary was stored."""
-        stored = int(
-            await self._finish(keys=[self.key(job_id), self.key(job_id, "summary")], args=[summary, self.ttl])
-        )
+        keys = [self.key(job_id), *self._index, self.key(job_id, "summary")]
+        stored = int(await self._finish(keys=keys, args=[summary, self.ttl, job_id, time.time()]))
         if stored == -1:
             log.warning("job failed", extra={"event": "job_failed", "job": job_id, "cause": "rows missing"})
         return stored == 1
@@ -486,6 +535,74 @@ class JobStore:
         log.warning(
             "job failed",
             extra={"event": "job_failed", "job": job_id, "chunk": chunk, "attempts": job.attempts},
+        )
+
+    async def beat(self, worker_id: str, info: WorkerInfo) -> None:
+        """A worker's heartbeat (every WORKER_BEAT_S); it also forgets the workers gone silent."""
+        now = time.time()
+        gone = await self.redis.zrangebyscore(self._workers, "-inf", now - WORKER_GONE_S)
+        pipe = self.redis.pipeline(transaction=False)
+        if gone:
+            pipe.zrem(self._workers, *gone)
+            pipe.hdel(self._worker_info, *gone)
+        pipe.zadd(self._workers, {worker_id: now})
+        pipe.hset(self._worker_info, worker_id, msgspec.json.encode(info))
+        for key in (self._workers, self._worker_info):  # a deployment that stops leaves nothing for long
+            pipe.expire(key, 3600)
+        await pipe.execute()
+
+    async def leave(self, worker_id: str) -> None:
+        """A worker that stops cleanly is gone at once, not WORKER_GONE_S later."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zrem(self._workers, worker_id)
+        pipe.hdel(self._worker_info, worker_id)
+        await pipe.execute()
+
+    async def workers_alive(self) -> int:
+        return int(await self.redis.zcount(self._workers, time.time() - WORKER_GONE_S, "+inf"))
+
+    async def workers(self) -> list[WorkerStatus]:
+        """The live workers, by id, with their last heartbeat and what they said of themselves."""
+        alive = cast(
+            list[tuple[bytes, float]],
+            await self.redis.zrangebyscore(
+                self._workers, time.time() - WORKER_GONE_S, "+inf", withscores=True
+            ),
+        )
+        if not alive:
+            return []
+        infos = await self.redis.hmget(self._worker_info, [worker for worker, _ in alive])
+        statuses = [
+            WorkerStatus(_text(worker), _iso(beat), self._worker_decoder.decode(info) if info else None)
+            for (worker, beat), info in zip(alive, infos, strict=True)
+        ]
+        return sorted(statuses, key=lambda w: w.id)
+
+    def _minute(self, epoch: float) -> str:
+        return f"{self.prefix}:jobs:chunks:{int(epoch // 60)}"
+
+    async def overview(self) -> JobsOverview:
+        """Jobs per state, chunks per minute and the live workers, in two round trips (and the index's
+        entries for jobs past their TTL dropped)."""
+        now = time.time()
+        pipe = self.redis.pipeline(transaction=False)
+        for index in self._index:
+            pipe.zremrangebyscore(index, "-inf", now - self.ttl)
+        for index in self._index:
+            pipe.zcount(index, now - RECENT_S, "+inf")
+        pipe.zcard(self._index[0])
+        pipe.zcard(self._index[1])
+        pipe.mget([self._minute(now - 60 * back) for back in range(CHUNK_MINUTES - 1, -1, -1)])
+        answers = await pipe.execute()
+        recent, (queued, running, minutes) = answers[5:10], answers[10:]
+        return JobsOverview(
+            queued=int(queued),
+            running=int(running),
+            succeeded=int(recent[2]),
+            failed=int(recent[3]),
+            cancelled=int(recent[4]),
+            chunks_per_minute=[int(n or 0) for n in minutes],
+            workers=await self.workers(),
         )
 
     # -- readers ------------------------------------------------------------------------------------

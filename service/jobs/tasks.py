@@ -32,6 +32,7 @@ log = logging.getLogger("dialogic.jobs")
 class ChunkRunner:
     def __init__(self, store: JobStore, scorer: Scorer) -> None:
         self.store, self.scorer = store, scorer
+        self.chunks = 0  # chunks this process scored and committed, for its heartbeat
 
     async def process_chunk(self, ctx: Context, *, job_id: str, chunk: int) -> int:
         """SAQ task: score chunk `chunk` of job `job_id`; returns the rows scored.
@@ -53,12 +54,11 @@ class ChunkRunner:
         try:
             async with _heartbeat(job):
                 rows = await self.store.rows(job_id, chunk)
-                scored = await self.scorer.score([row.text for row in rows])
-            results = [
-                JobResult(r.id, s.label, to_scores(s.scores)) for r, s in zip(rows, scored, strict=True)
-            ]
-            posts = _posts(rows, results)
-            if await self.store.commit(job_id, chunk, results, Tally.of(posts), timeline(posts)) == 1:
+                results = await score_rows(self.scorer, rows)
+            posts = as_posts(rows, results)
+            committed = await self.store.commit(job_id, chunk, results, Tally.of(posts), timeline(posts))
+            self.chunks += committed != -1
+            if committed == 1:
                 await self.finalize(job_id)
         except ChunkMissing as exc:
             await self.store.fail(job_id, str(exc))
@@ -77,7 +77,7 @@ class ChunkRunner:
         for n in range(status.progress.chunks_total):
             tally = await self.store.tally(job_id, n)
             if tally is None:  # committed by a worker of an earlier version (mid-deploy): rebuild it
-                posts = _posts(await self.store.rows(job_id, n), await self.store.chunk_results(job_id, n))
+                posts = as_posts(await self.store.rows(job_id, n), await self.store.chunk_results(job_id, n))
                 tally = Tally.of(posts)
                 await self.store.add_timeline(job_id, timeline(posts))
             summarizer.add_tally(tally)
@@ -88,7 +88,14 @@ class ChunkRunner:
             log.info("job finished", extra={"event": "job_finished", "job": job_id, "rows": summary.rows})
 
 
-def _posts(rows: Sequence[InputRow], results: Sequence[JobResult]) -> list[Post]:
+async def score_rows(scorer: Scorer, rows: Sequence[InputRow]) -> list[JobResult]:
+    """A chunk's results, in its rows' order: what a worker commits and `dialogic score` writes."""
+    scored = await scorer.score([row.text for row in rows])
+    return [JobResult(r.id, s.label, to_scores(s.scores)) for r, s in zip(rows, scored, strict=True)]
+
+
+def as_posts(rows: Sequence[InputRow], results: Sequence[JobResult]) -> list[Post]:
+    """What the summary needs of a scored chunk."""
     return [Post(r.line, r.author, r.ts, res.label) for r, res in zip(rows, results, strict=True)]
 
 

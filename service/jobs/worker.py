@@ -4,41 +4,48 @@ Workers share nothing but Redis, so scaling out is starting more of them (one pe
 each takes one chunk at a time, since a second concurrent chunk would only contend for the same
 CPUs. They score through the same Scorer and result cache as the API, so a post already
 seen by either is not recomputed. SIGTERM lets the current chunk finish within one lease.
+
+Once its model is loaded, a worker sends a heartbeat every WORKER_BEAT_S (JobStore.beat), so the API can
+tell a job that waits for a worker from one that nobody will ever pick up. SAQ's own worker info is
+not used for this: it expires one second after its next renewal is due, so a busy worker flickers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import os
+import socket
+from contextlib import suppress
+from datetime import UTC, datetime
 
+from redis.exceptions import RedisError
 from saq import Worker
 from saq.types import PartialTimersDict
 
-from model.classifier import Prediction
 from service.cache import build_cache
 from service.inference.threads import model_cpus
-from service.jobs.store import CHUNK_FUNCTION, JobStore
+from service.jobs.store import CHUNK_FUNCTION, WORKER_BEAT_S, JobStore, WorkerInfo
 from service.jobs.tasks import ChunkRunner
 from service.observability import configure_logging
 from service.runtime import load_classifier
-from service.scoring import Scorer
+from service.scoring import Scorer, in_thread
 from service.settings import Settings
 
 log = logging.getLogger("dialogic.jobs")
 
 
 async def serve(settings: Settings) -> None:
+    """Raises redis' ConnectionError or TimeoutError at once, before the model loads, when Redis does
+    not answer."""
+    store = JobStore.from_settings(settings)
+    await store.redis.ping()
     threads = model_cpus(settings.model_cpus)  # one chunk at a time: each forward pass gets every CPU
     classifier = await asyncio.to_thread(load_classifier, settings, threads)
-
-    async def predict(texts: Sequence[str], deadline: float | None = None) -> list[Prediction]:
-        """Chunks have no client deadline: their time limit is the chunk timeout (SAQ's)."""
-        return await asyncio.to_thread(classifier.predict, texts)
-
-    store = JobStore.from_settings(settings)
     cache = await build_cache(settings)
-    runner = ChunkRunner(store, Scorer(cache, predict, classifier.scores_version, settings.cache_prefix))
+    # Chunks have no client deadline: their time limit is the chunk timeout (SAQ's).
+    scorer = Scorer(cache, in_thread(classifier), classifier.scores_version, settings.cache_prefix)
+    runner = ChunkRunner(store, scorer)
     # SAQ's defaults, except the sweep for dead workers' chunks: twice a lease rather than every minute
     timers: PartialTimersDict = {
         "schedule": 1,
@@ -65,11 +72,31 @@ async def serve(settings: Settings) -> None:
             "version": classifier.version,
         },
     )
+    beating = asyncio.create_task(
+        _heartbeat(store, worker.id, runner, f"{classifier.name} {classifier.version}")
+    )
     try:
         await worker.start()
     finally:
+        beating.cancel()
+        with suppress(asyncio.CancelledError):
+            await beating
+        with suppress(RedisError):
+            await store.leave(worker.id)
         await cache.close()
         await store.close()
+
+
+async def _heartbeat(store: JobStore, worker_id: str, runner: ChunkRunner, model: str) -> None:
+    host, pid, started = socket.gethostname(), os.getpid(), datetime.now(UTC).isoformat(timespec="seconds")
+    while True:
+        try:
+            await store.beat(worker_id, WorkerInfo(host, pid, started, model, runner.chunks))
+        except RedisError as exc:  # an outage: the next beat will do
+            log.warning(
+                "heartbeat not sent", extra={"event": "worker_heartbeat", "error": type(exc).__name__}
+            )
+        await asyncio.sleep(WORKER_BEAT_S)
 
 
 def main(settings: Settings | None = None) -> int:

@@ -18,7 +18,7 @@
       panel.innerHTML = await res.text();
       panel.dataset.polls = String(Number(panel.dataset.polls) + 1);
       panel.classList.remove("stale");
-      if (stamp) stamp.textContent = new Date().toLocaleTimeString();
+      if (stamp) stamp.textContent = `${new Date().toISOString().slice(11, 19)} UTC`;  // as every time shown
     } catch (err) {
       panel.classList.add("stale");
       if (stamp) stamp.textContent = `failed (${err.message}), retrying`;

@@ -21,6 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.jobs.conftest import purge
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 STARTUP_S = 180.0  # a shared, busy machine can take a while to load the model
@@ -31,6 +33,7 @@ class Server:
     url: str
     admin_key: str
     log: Path
+    prefix: str  # its DIALOGIC_CACHE_PREFIX, which a worker for its jobs must share
 
 
 def csrf_token(page: str) -> str:
@@ -47,6 +50,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="package")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     port, key = _free_port(), secrets.token_urlsafe(24)
+    prefix = f"dialogic-admin-test-{uuid.uuid4().hex[:10]}"
     log = tmp_path_factory.mktemp("server") / "server.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIALOGIC_")}
     env.update(
@@ -57,7 +61,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             "DIALOGIC_SESSION_SECRET": secrets.token_urlsafe(32),
             "DIALOGIC_REDIS_URL": "redis://127.0.0.1:6379/0",
             "DIALOGIC_REDIS_TIMEOUT_MS": "1000",  # a busy shared machine: tests check behaviour
-            "DIALOGIC_CACHE_PREFIX": f"dialogic-admin-test-{uuid.uuid4().hex[:10]}",
+            "DIALOGIC_CACHE_PREFIX": prefix,
             "DIALOGIC_MODEL_CPUS": "1",
             "DIALOGIC_MAX_CHARS": "200",
         }
@@ -85,7 +89,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             if time.monotonic() > deadline:
                 pytest.fail(f"dialogic serve not ready after {STARTUP_S:.0f} s:\n{log.read_text()[-3000:]}")
             time.sleep(0.5)
-        yield Server(url, key, log)
+        yield Server(url, key, log, prefix)
     finally:
         # Leave no results behind in the shared Redis: flush them the way an admin would (the login
         # counters expire by themselves).
@@ -98,6 +102,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        purge(prefix)  # the jobs and workers the tests left
 
 
 @pytest.fixture(scope="package")

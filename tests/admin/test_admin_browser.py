@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
 
+from service.jobs.rows import NDJSON
+from service.settings import Settings
 from tests.admin.conftest import ARTIFACTS, Server
+from tests.jobs.conftest import REDIS_URL, WorkerProcess
 
 pytestmark = pytest.mark.browser
 CHROMIUM_ARGS = [
@@ -26,6 +31,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 POLL_WAIT_MS = 15_000  # the page polls every 3 s; a busy machine gets some slack
+WORKER_WAIT_MS = 240_000  # a worker loads the model first: on a busy shared machine, minutes
 
 
 @pytest.fixture(scope="module")
@@ -71,9 +77,9 @@ def metric(page: Page, name: str) -> str:
     return page.locator(f'#panel [data-metric="{name}"]').inner_text().strip()
 
 
-def wait_until(page: Page, condition: Callable[[], bool], what: str) -> None:
+def wait_until(page: Page, condition: Callable[[], bool], what: str, wait_ms: int = POLL_WAIT_MS) -> None:
     """Poll `condition` from Python: the page's CSP (rightly) forbids the eval that wait_for_function uses."""
-    for _ in range(POLL_WAIT_MS // 250):
+    for _ in range(wait_ms // 250):
         if condition():
             return
         page.wait_for_timeout(250)
@@ -189,6 +195,70 @@ def test_screenshots(context: BrowserContext, server: Server, http: httpx.Client
     assert foreign == []
 
 
+def test_jobs_and_workers_panel_follows_a_job_and_its_worker(
+    context: BrowserContext, server: Server, http: httpx.Client, tmp_path: Path
+) -> None:
+    """A job submitted while no worker runs is counted as queued, with the hint; a real worker then
+    appears with its heartbeat (UTC), scores the job, and is gone from the panel once stopped."""
+    page = context.new_page()
+    log_in(page, server.admin_key)
+    assert metric(page, "workers-alive") == "0"
+    queued = int(metric(page, "jobs-queued"))
+    body = b'{"id": 1, "text": "@ana is the shop open today?"}\n{"id": 2, "text": "New arrivals, shop now"}\n'
+    submitted = http.post("/v1/jobs", content=body, headers={"content-type": NDJSON})
+    assert submitted.status_code == 202 and submitted.json()["workers"] == 0
+    wait_until(page, lambda: int(metric(page, "jobs-queued")) == queued + 1, "the queued job")
+    assert "no worker is alive" in metric(page, "jobs-hint")
+    settings = Settings(
+        redis_url=REDIS_URL, cache_prefix=server.prefix, model_cpus=1, max_chars=200, log_level="WARNING"
+    )
+    worker = WorkerProcess(settings, tmp_path / "worker.log")
+    try:
+        wait_until(
+            page, lambda: metric(page, "workers-alive") == "1", "the worker's heartbeat", WORKER_WAIT_MS
+        )
+        wait_until(
+            page, lambda: int(metric(page, "jobs-succeeded")) >= 1, "the job to succeed", WORKER_WAIT_MS
+        )
+        assert int(metric(page, "jobs-queued")) == queued and int(metric(page, "chunks-per-minute")) >= 1
+        row = page.locator("#panel table.workers tbody tr").inner_text()
+        assert f":{worker.process.pid}" in row and "UTC" in row and "ago" in row and "dialogic-minilm" in row
+        assert page.locator('#panel [data-metric="jobs-hint"]').count() == 0
+        assert http.get(submitted.headers["location"]).json()["state"] == "succeeded"
+    finally:
+        worker.stop()
+    wait_until(page, lambda: metric(page, "workers-alive") == "0", "the stopped worker to leave")
+    page.screenshot(path=str(ARTIFACTS / "admin-jobs.png"), full_page=True)
+
+
+def test_model_panel_is_a_small_table_with_version_and_date_on_one_line(
+    context: BrowserContext, server: Server, http: httpx.Client
+) -> None:
+    model = http.get("/v1/model").json()
+    page = context.new_page()
+    log_in(page, server.admin_key)
+    line = page.locator('#panel [data-metric="model-line"]')
+    evaluated = datetime.fromisoformat(model["metrics"]["evaluated_at"].replace("Z", "+00:00"))
+    assert model["version"] in line.inner_text()
+    assert line.inner_text().endswith(f" · {evaluated:%Y-%m-%d %H:%M} UTC")  # whole: not cut short
+    height = float(
+        page.evaluate("parseFloat(getComputedStyle(document.querySelector('.model-line')).lineHeight)")
+    )
+    box = line.bounding_box()
+    assert box is not None and box["height"] < 1.5 * height  # one line, not four
+    table = page.locator('#panel [data-metric="model-metrics"]')
+    sets = table.locator("tbody th").all_inner_texts()
+    assert sets[:2] == ["Gold, read labels", "Test split"]
+    gold = table.locator("tbody tr").first.inner_text()
+    assert f"{model['metrics']['gold']['macro_f1']:.3f}" in gold
+    panel = page.locator("#panel").inner_text()
+    assert "per_class" not in panel and "gold." not in panel  # no raw dotted keys
+    footer = page.locator("#updated").inner_text()
+    assert footer.endswith(" UTC")
+    wait_for_poll(page)
+    assert page.locator("#updated").inner_text().endswith(" UTC")
+
+
 @pytest.mark.parametrize("path", ["/schema", "/schema/swagger"])
 def test_api_docs_render_offline(context: BrowserContext, path: str, foreign: list[str]) -> None:
     page = context.new_page()
@@ -199,3 +269,13 @@ def test_api_docs_render_offline(context: BrowserContext, path: str, foreign: li
     assert "Dialogic" in page.locator(".swagger-ui .info .title").inner_text()
     assert page.locator(".opblock").count() >= 3  # the operations rendered, not just the shell
     assert foreign == [] and failed == []
+
+
+def test_swagger_try_it_out_starts_from_a_written_example(context: BrowserContext) -> None:
+    page = context.new_page()
+    page.goto("/schema/swagger")
+    operation = page.locator("#operations-classify-V1ClassifyClassify")
+    operation.locator(".opblock-summary").click()
+    operation.locator("button.try-out__btn").click()
+    body = operation.locator("textarea.body-param__text").input_value()
+    assert "@sam thanks, DM us your order number" in body and '"string"' not in body

@@ -116,7 +116,10 @@ def local() -> Iterator[TestClient[Litestar]]:
     in_one_window()
     app = Litestar(
         plugins=[problem_details_plugin(), WebPlugin(settings, login_limiter(settings))],
-        dependencies={"runtime": Provide(lambda: Runtime(settings), sync_to_thread=False)},  # unused here
+        dependencies={  # what the pages take from the app's other plugins; unused here
+            "runtime": Provide(lambda: Runtime(settings), sync_to_thread=False),
+            "jobs_overview": Provide(lambda: {"state": "off"}, sync_to_thread=False),
+        },
     )
     with TestClient(app, base_url="https://testserver.local") as client:
         yield client

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 import msgspec
+import pytest
 import redis
 from litestar.testing import TestClient
 from saq.job import Job
@@ -14,7 +15,7 @@ from saq.job import Job
 from model.classifier import Prediction, to_prediction
 from service.cache import MemoryCache
 from service.jobs.rows import CSV, NDJSON
-from service.jobs.store import JobStore, State
+from service.jobs.store import JobStore, State, WorkerInfo
 from service.jobs.tasks import ChunkRunner
 from service.scoring import Scorer
 from service.settings import Settings
@@ -135,7 +136,11 @@ async def test_cancel_stops_pending_chunks(jobs_client: Client, job_settings: Se
     assert await run_chunk(chunk_runner, job_id, 1) == 0
     status = (await jobs_client.get(f"/v1/jobs/{job_id}")).json()
     assert status["state"] == State.CANCELLED and status["progress"]["chunks_done"] == 1
-    assert (await jobs_client.get(f"/v1/jobs/{job_id}/results")).status_code == 409
+    for part in ("results", "summary"):
+        answer = await jobs_client.get(f"/v1/jobs/{job_id}/{part}")
+        assert answer.status_code == 409 and answer.json()["type"] == "/problems/job-cancelled"
+        assert "cancelled" in answer.json()["detail"] and "once it succeeds" not in answer.json()["detail"]
+    assert (await jobs_client.delete(f"/v1/jobs/{job_id}")).json()["state"] == "cancelled"  # idempotent
 
 
 async def test_csv_upload_with_quoted_newlines_and_bad_rows(jobs_client: Client) -> None:
@@ -161,6 +166,57 @@ async def test_upload_problems(jobs_client: Client) -> None:
     assert response.status_code == 422 and response.json()["type"] == "/problems/invalid-upload"
     missing = await jobs_client.get("/v1/jobs/nope")
     assert missing.status_code == 404 and missing.json()["type"] == "/problems/job-not-found"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"), [(b"", NDJSON), (b"\n \n\n", NDJSON), (b"id,text\r\n", CSV), (b"", CSV)]
+)
+async def test_an_upload_without_a_post_is_a_422_and_leaves_nothing(
+    jobs_client: Client, job_settings: Settings, body: bytes, content_type: str
+) -> None:
+    response = await jobs_client.post("/v1/jobs", content=body, headers={"content-type": content_type})
+    assert response.status_code == 422, response.text
+    assert response.json()["type"] == "/problems/invalid-upload"
+    with redis.Redis.from_url(REDIS_URL) as client:
+        assert not list(client.scan_iter(match=f"{job_settings.cache_prefix}:job:*"))
+
+
+async def test_a_queued_job_says_when_no_worker_is_alive(jobs_client: Client, job_settings: Settings) -> None:
+    job_id = await submit(jobs_client, ndjson([{"id": 1, "text": "anyone there?"}]))
+    status = (await jobs_client.get(f"/v1/jobs/{job_id}")).json()
+    assert status["state"] == "queued" and status["workers"] == 0
+    assert "dialogic worker" in status["hint"] and "DIALOGIC_CACHE_PREFIX" in status["hint"]
+    store = JobStore.from_settings(job_settings)
+    try:
+        await store.beat("w1", WorkerInfo("host", 1, "2026-01-01T00:00:00+00:00", "m v", 0))
+        status = (await jobs_client.get(f"/v1/jobs/{job_id}")).json()
+        assert status["workers"] == 1 and "hint" not in status
+        await store.leave("w1")
+        assert (await jobs_client.get(f"/v1/jobs/{job_id}")).json()["workers"] == 0
+    finally:
+        await store.close()
+
+
+async def test_the_overview_counts_jobs_by_state_and_chunks_per_minute(
+    jobs_client: Client, job_settings: Settings
+) -> None:
+    store = JobStore.from_settings(job_settings)
+    try:
+        assert (await store.overview()).queued == 0
+        done, cancelled, waiting = [
+            await submit(jobs_client, ndjson([{"id": i, "text": f"post {i} of {n}"} for i in range(3)]))
+            for n in range(3)
+        ]
+        await run_chunk(runner(job_settings), done, 0)
+        await jobs_client.delete(f"/v1/jobs/{cancelled}")
+        overview = await store.overview()
+        assert (overview.queued, overview.running, overview.succeeded, overview.cancelled) == (1, 0, 1, 1)
+        assert overview.failed == 0 and overview.chunks_per_minute[-1] == 1
+        assert len(overview.chunks_per_minute) == 10 and overview.workers == []
+        await store.fail(waiting, "a test")
+        assert (await store.overview()).failed == 1 and (await store.overview()).queued == 0
+    finally:
+        await store.close()
 
 
 def test_over_the_upload_limit_is_413_and_leaves_nothing(job_settings: Settings) -> None:

@@ -12,7 +12,9 @@ from service import cli
 from service.jobs import remote, worker
 
 
-def test_score_remote_and_worker_commands_route_to_the_jobs_package(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_score_remote_and_worker_commands_route_to_the_jobs_package(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     calls: list[tuple[Any, ...]] = []
 
     def record(name: str) -> Any:
@@ -25,7 +27,10 @@ def test_score_remote_and_worker_commands_route_to_the_jobs_package(monkeypatch:
     monkeypatch.setattr(remote, "main", record("remote"))
     monkeypatch.setattr(worker, "main", record("worker"))
     monkeypatch.setenv("DIALOGIC_JOB_LEASE_S", "7")
-    assert cli.main(["score", "--remote", "http://api:8000", "posts.csv", "-o", "labels.jsonl"]) == 0
+    monkeypatch.setenv("DIALOGIC_REDIS_URL", "redis://127.0.0.1:6379/0")
+    posts, labels = tmp_path / "posts.csv", tmp_path / "labels.jsonl"
+    posts.write_text("id,text\n1,hello\n")
+    assert cli.main(["score", "--remote", "http://api:8000", str(posts), "-o", str(labels)]) == 0
     assert cli.main(["worker"]) == 0
-    assert calls[0] == ("remote", "http://api:8000", Path("posts.csv"), Path("labels.jsonl"))
+    assert calls[0] == ("remote", "http://api:8000", posts, labels)
     assert calls[1][0] == "worker" and calls[1][1].job_lease_s == 7

@@ -8,7 +8,10 @@ first, so that the chunk in flight at the kill is the victim's.
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
+import os
 import random
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import replace
@@ -22,10 +25,12 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient, TestClient
 
 from model.classifier import Classifier, Prediction
+from service import cli, runtime
 from service.cache import MemoryCache
 from service.jobs.remote import score_remote
+from service.jobs.store import WORKER_GONE_S, JobStore
 from service.scoring import Scorer
-from service.settings import Settings
+from service.settings import PREFIX, Settings
 from tests.jobs.conftest import (
     REDIS_URL,
     Client,
@@ -38,6 +43,7 @@ from tests.jobs.conftest import (
     submit,
     wait_for,
 )
+from tests.live import live_app
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -208,6 +214,103 @@ def test_score_remote_submits_follows_and_downloads(
     ]
     summary = json.loads((tmp_path / "labels.jsonl.summary.json").read_text())
     assert summary["rows"] == 300 and summary["authors"][0]["author"] == "ann"
+    errors = [json.loads(line) for line in (tmp_path / "labels.jsonl.errors.jsonl").read_text().splitlines()]
+    assert errors == [{"line": 302, "reason": "bad CSV row: 1 fields, the header has 3"}]
+
+
+def mixed_file(kind: str) -> bytes:
+    """One file with every kind of line the contract has a rule for, over several 20-row chunks: ids of
+    both JSON types (1 and "1" differ), rows without an id, repeats within and across chunks, malformed
+    and blank lines, bad texts and timestamps, authors with and without times."""
+    start = datetime(2025, 3, 1, tzinfo=UTC)
+    rows: list[dict[str, Any]] = []
+    for i in range(70):
+        text = f"{OPENERS[i % 7]} {BODIES[i % 5]}".format(
+            who="ann", thing=THINGS[i % 6], when=WHENS[i % 4], n=i
+        )
+        row: dict[str, Any] = {"id": i if i % 3 else str(i), "text": text, "author": f"acct{i % 4}"}
+        if i % 2:
+            row["created_at"] = (start + timedelta(hours=(i * 7) % 50)).isoformat()
+        rows.append(row)
+    rows[5] = {"id": 4, "text": "repeats the id of the row before"}
+    rows[45] = {"id": 2, "text": "a repeat from the first chunk"}
+    rows[12]["text"] = "   "
+    rows[13]["text"] = "x" * 201
+    rows[20]["created_at"] = "last tuesday"
+    rows[30].pop("id")
+    if kind == "csv":
+        header = ["id", "text", "author", "created_at"]
+        buffer = io.StringIO()
+        out = csv.writer(buffer, lineterminator="\n")
+        out.writerow(header)
+        out.writerows([[str(row.get(k, "")) for k in header] for row in rows])
+        return buffer.getvalue().encode() + b"1,2\n" + b'9,"never closed\n'
+    lines = [json.dumps(row).encode() for row in rows]
+    lines[10:10] = [b"not json", b"", b'{"id": 18446744073709551616, "text": "too big an id"}']
+    return b"\n".join(lines) + b"\n"
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "csv"])
+def test_local_and_remote_scoring_write_the_same_bytes(
+    kind: str,
+    worker_settings: Settings,
+    workers: Workers,
+    classifier: Classifier,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The one contract: the same file scored here and as a job gives the same results, errors and
+    summary, byte for byte, and the same report."""
+    workers.shared()
+    source = tmp_path / f"mixed.{kind}"
+    source.write_bytes(mixed_file(kind))
+    for name in [name for name in os.environ if name.startswith(PREFIX)]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("DIALOGIC_MAX_CHARS", str(worker_settings.max_chars))
+    monkeypatch.setenv("DIALOGIC_JOB_CHUNK_SIZE", "20")
+    monkeypatch.setattr(runtime, "load_classifier", lambda _, threads=None: classifier)
+    assert cli.main(["score", str(source), "-o", str(tmp_path / "here.jsonl")]) == 0
+    here = capsys.readouterr().err.splitlines()[-1]
+    changes = {"redis_url": REDIS_URL, "cache_prefix": worker_settings.cache_prefix, "job_chunk_size": 20}
+    with live_app(classifier, replace(settings, max_chars=worker_settings.max_chars), **changes) as url:
+        assert cli.main(["score", "--remote", url, str(source), "-o", str(tmp_path / "there.jsonl")]) == 0
+        there = capsys.readouterr().err.splitlines()[-1]
+    for suffix in ("", ".errors.jsonl", ".summary.json"):
+        local, remote = tmp_path / f"here.jsonl{suffix}", tmp_path / f"there.jsonl{suffix}"
+        assert local.read_bytes() == remote.read_bytes(), suffix
+    assert here.replace("here.jsonl", "there.jsonl") == there
+    results = [json.loads(line) for line in (tmp_path / "here.jsonl").read_text().splitlines()]
+    errors = [json.loads(line) for line in (tmp_path / "here.jsonl.errors.jsonl").read_text().splitlines()]
+    assert len(results) > 40 and len({e["line"] for e in errors}) == len(errors) >= 7
+    assert any("duplicate id" in e["reason"] for e in errors)
+    if kind == "jsonl":
+        assert {type(r["id"]) for r in results} == {int, str}  # ids keep their JSON type
+
+
+async def test_a_worker_beats_while_it_runs_and_leaves_when_stopped(
+    worker_settings: Settings, workers: Workers
+) -> None:
+    """Last in this module: it stops the shared worker."""
+    workers.shared()
+    [shared] = [w for w in workers.started if w.process.poll() is None]
+    store = JobStore.from_settings(worker_settings)
+    try:
+        for _ in range(600):
+            alive = await store.workers()
+            if alive:
+                break
+            await asyncio.sleep(0.2)
+        [status] = alive
+        assert status.info is not None and status.info.pid == shared.process.pid
+        assert status.info.chunks > 0 and status.info.model.startswith("dialogic-minilm ")
+        beat = datetime.fromisoformat(status.last_heartbeat)
+        assert datetime.now(UTC) - beat < timedelta(seconds=WORKER_GONE_S)
+        shared.stop()
+        assert await store.workers() == [] and await store.workers_alive() == 0
+    finally:
+        await store.close()
 
 
 def test_the_service_app_serves_jobs_and_needs_redis_for_them(client: TestClient[Litestar]) -> None:

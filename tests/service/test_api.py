@@ -194,6 +194,36 @@ def test_health(client: Client) -> None:
     body = ready.json()
     assert body["status"] == "ready" and body["model"]["loaded"] is True
     assert body["cache"]["backend"] == "memory" and body["queue_depth"] >= 0
+    assert body["jobs"] == {"backend": None} and body["workers"] == {"alive": None, "last_heartbeat": None}
+
+
+def test_the_front_page_links_everything_and_every_link_answers(
+    client: Client, classifier: Classifier
+) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    links = client.get("/", headers={"accept": "application/json"}).json()
+    assert links["model"] == f"{classifier.name} {classifier.version}" and links["phase"] == "ready"
+    hrefs = [link["href"] for link in links["links"]]
+    assert {"/schema/swagger", "/schema/openapi.json", "/health/ready", "/v1/model", "/admin"} <= set(hrefs)
+    for href in hrefs:
+        assert f'href="{href}"' in page.text
+        assert client.get(href, follow_redirects=False).status_code in (200, 303), href  # /admin: to log in
+
+
+def test_the_document_shows_examples_and_only_problem_errors(client: Client) -> None:
+    document = client.get("/schema/openapi.json").json()
+    assert "securitySchemes" not in document.get("components", {})  # no keys configured: no scheme
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                if int(status) >= 400:
+                    assert list(response["content"]) == ["application/problem+json"], (method, path, status)
+            body = operation.get("requestBody", {}).get("content", {})
+            for media in body.values():
+                assert media.get("examples") or media["schema"].get("examples"), (method, path)
+            for parameter in operation.get("parameters", []):
+                assert parameter["examples"], (method, path, parameter["name"])
 
 
 def test_openapi_and_docs_ui(client: Client) -> None:
