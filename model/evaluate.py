@@ -27,7 +27,8 @@ from model import checks, onnx_int8, perturb
 from model.baselines import labels_of, load_split, train_baselines
 from model.classifier import ARTIFACT_DIR, BACKENDS, LABELS, META_FILE, Classifier, softmax
 from model.data import DEFAULT_BUILD_DIR, GOLD_FILE, PACKAGE_DIR, load_labels
-from model.data.augment import KEEPS
+from model.data.augment import variant
+from model.data.build import broadcast_tails
 from model.metrics import cohen_kappa, macro_f1, per_class, report
 
 CARD = Path(__file__).parent / "MODEL_CARD.md"
@@ -169,15 +170,14 @@ def form_cells(rows: list[Row], probs: np.ndarray) -> tuple[str, dict[str, Any]]
 
 
 def counterfactual_gold(rows: list[Row]) -> list[tuple[Row, str, str]]:
-    """Gold posts in another form where the guide says the form does not decide (the act's first
-    change of form in `model.data.augment.KEEPS` that applies): (row, change, new text)."""
+    """Gold posts in another form where the guide says the form does not decide, made exactly as the
+    training copies are (`model.data.augment.variant`): (row, change, new text)."""
+    tails = broadcast_tails(rows)
     out = []
     for r in rows:
-        for op in KEEPS.get(r.get("act") or "", ()):
-            text = perturb.PERTURBATIONS[op](r["text"]) if op in perturb.PERTURBATIONS else None
-            if text:
-                out.append((r, op, text))
-                break
+        made = variant(r, r.get("act") or "", tails)
+        if made:
+            out.append((r, *made))
     return out
 
 

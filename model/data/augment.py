@@ -24,9 +24,9 @@ Row = dict[str, Any]
 # Changes of form that keep each act's label (LABELING.md: the form is evidence, never the label).
 KEEPS: dict[str, tuple[str, ...]] = {
     "care_reply": ("strip_handle",),
-    "answer": ("strip_handle",),
+    "answer": ("strip_addressed",),
     "question_to_person": ("strip_handle",),
-    "reply": ("strip_handle",),
+    "reply": ("strip_addressed",),
     "winner_notice": ("strip_handle",),
     "invitation": ("strip_handle",),
     "thanks_to_person": ("rt_tail", "strip_handle"),
@@ -38,7 +38,6 @@ KEEPS: dict[str, tuple[str, ...]] = {
     "promotion": ("add_handle", "drop_link"),
     "headline": ("add_handle", "drop_link"),
     "link_share": ("add_handle",),
-    "event_report": ("add_handle",),
     "contest": ("add_handle",),
     "appeal": ("add_handle",),
     "statement": ("rt_tail",),
@@ -69,6 +68,13 @@ NOTE_ACTS: tuple[tuple[re.Pattern[str], str | None], ...] = tuple(
         (r"thank.*(named|specific|addressed|one)", "thanks_to_person"),
     )
 )
+# Second person or a greeting: what keeps a reply a reply once its leading handle is gone. Without it, a
+# politician's "@user drug testing can prevent…" would become a statement to the timeline.
+_ADDRESS = re.compile(
+    r"\b(you|your|you'?re|u|ur|thanks?|thank you|hi|hello|hey|tu|tú|te|ti|usted|ustedes|vos|gracias|hola)\b"
+    r"|(?<![а-яё])(ты|тебя|тебе|вы|вас|вам|ваш\w*|твой|твоя|спасибо|здравствуйте)(?![а-яё])",
+    re.IGNORECASE,
+)
 WEAK_SHARE = 0.5  # of weak rows with a known act that get a copy (every read row does)
 _TAIL_WORDS = 20
 
@@ -96,7 +102,11 @@ def variant(row: Row, act: str, tails: Sequence[str]) -> tuple[str, str] | None:
         return None
     start = _hash(row["id"]) % len(ops)
     for op in ops[start:] + ops[:start]:
-        if op == "rt_tail":
+        if op == "strip_addressed":
+            stripped = perturb.strip_handle(row["text"])
+            text = stripped if stripped and _ADDRESS.search(stripped) else None
+            op = "strip_handle"
+        elif op == "rt_tail":
             comment = perturb.strip_handle(row["text"]) or row["text"]
             text = perturb.add_rt_tail(comment, _tail(tails[_hash(row["id"] + op) % len(tails)]))
         elif op == "swap_rt_tail":

@@ -286,6 +286,7 @@ def build(
     out_dir: Path,
     weak_cap: int = 1000,
     read_weight: float = 2.0,
+    written_weight: float = 1.0,
     max_class_ratio: float = 1.5,
     seed: int = 13,
     gold_file: Path = GOLD_FILE,
@@ -316,7 +317,7 @@ def build(
 
     pool = (
         candidates["train"]
-        + written_examples(written_file, read_weight)
+        + written_examples(written_file, written_weight)
         + capped_weak(weak_pool, weak_cap, rng)
     )
     kept, leaked, collapsed = dedupe(pool, banned)
@@ -349,6 +350,7 @@ def build(
         "rows_without_any_label": skipped.get("unlabelled", 0),
         "weak_cap_per_source": weak_cap,
         "read_weight": read_weight,
+        "written_weight": written_weight,
         "max_class_ratio": max_class_ratio,
         "near_duplicates": leak_report,
         "counts": {split: count_table(rows) for split, rows in [*splits.items(), ("gold", gold_rows)]},
@@ -474,12 +476,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="max weak examples per source (1000 keeps training within ~45 min on 2 shared CPU cores)",
     )
     parser.add_argument("--read-weight", type=float, default=2.0, help="loss weight of read labels")
+    parser.add_argument("--written-weight", type=float, default=1.0, help="loss weight of the team's posts")
     parser.add_argument("--seed", type=int, default=13)
 
 
 def run(args: argparse.Namespace) -> int:
     summary = build(
-        Path(args.data), Path(args.out), weak_cap=args.weak_cap, read_weight=args.read_weight, seed=args.seed
+        Path(args.data),
+        Path(args.out),
+        weak_cap=args.weak_cap,
+        read_weight=args.read_weight,
+        written_weight=args.written_weight,
+        seed=args.seed,
     )
     print(rules_markdown(summary["rules"]))
     print()
