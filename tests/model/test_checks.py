@@ -77,6 +77,25 @@ def test_tally_counts_each_test_type_and_language() -> None:
     assert everything_conversation.failures[0]["kind"] == "dir"
 
 
+def test_a_shortfall_floor_lets_its_rate_through_but_nothing_under(monkeypatch: pytest.MonkeyPatch) -> None:
+    cap = checks.Capability(
+        name="demo",
+        label="conversation",
+        guide="",
+        description="",
+        invariances=(),
+        languages=("en",),
+        cases=tuple({"text": f"@user thanks {i}!", "lang": "en"} for i in range(4)),
+        flips=(),
+    )
+    three_of_four = checks.run([cap], lambda texts: ["broadcast"] + ["conversation"] * (len(texts) - 1))
+    assert three_of_four.under_floor() == {"demo": 0.75, "overall": 0.75}
+    monkeypatch.setattr(checks, "SHORTFALLS", {"demo": 0.73, "overall": 0.73})
+    assert three_of_four.under_floor() == {}
+    monkeypatch.setattr(checks, "SHORTFALLS", {"demo": 0.8})
+    assert three_of_four.under_floor() == {"demo": 0.75, "overall": 0.75}
+
+
 def test_validator_reports_what_is_missing(tmp_path: Path) -> None:
     path = tmp_path / "tiny.toml"
     path.write_text('name = "tiny"\nlabel = "broadcast"\ninvariances = ["nope"]\n[[case]]\ntext = "Sale!"\n')
