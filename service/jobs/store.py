@@ -44,15 +44,13 @@ from typing import Any, cast
 import msgspec
 from msgspec import Struct
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import ConnectionError as LostConnection
 from redis.exceptions import RedisError
 from saq.job import Job, Status
 from saq.queue.redis import RedisQueue
 
 from service.jobs.rows import ERRORS_PAGE, InputRow, JobResult, LineError, Parser, chunks
 from service.jobs.summary import JobSummary, Tally, summarize
+from service.redis.handle import RedisHandle
 from service.settings import Settings
 
 CHUNK_FUNCTION = "process_chunk"
@@ -61,8 +59,6 @@ TIMELINE_PAGE = 1000
 LAST_ERROR = "last_error"  # SAQ job meta: the exception type of an attempt that raised (never the message)
 UPLOAD_LEASE_S = 60  # an upload's keys outlive its last renewal by this much (renewed every third of it)
 JOB_ID = re.compile(r"[0-9a-f]{32}")  # uuid4().hex: anything else names no job, and no key is built from it
-# Reconnecting: a stale pooled connection (Redis restarted) fails at once; the retry opens a fresh one.
-RECONNECT_ATTEMPTS = 3
 log = logging.getLogger("dialogic.jobs")
 
 
@@ -295,24 +291,20 @@ class JobStore:
         self._worker_decoder = msgspec.json.Decoder(WorkerInfo)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> JobStore:
-        """Every command is bounded by `job_redis_timeout_s` (a frozen Redis fails it rather than stall
-        it), and one that finds its connection dead is retried on a fresh one, so the first request after
+    def from_settings(cls, settings: Settings, redis: RedisHandle | None = None) -> JobStore:
+        """The store on the process's Redis handle `redis` (None: a handle of its own), whose redis-py
+        client bounds every command by `job_redis_timeout_s` (a frozen Redis fails it rather than stall
+        it) and retries one that finds its connection dead on a fresh one, so the first request after
         Redis comes back succeeds."""
-        if not settings.redis_url:
+        redis = redis or RedisHandle.from_settings(settings)
+        if redis is None:
             raise ValueError("batch jobs need Redis: set DIALOGIC_REDIS_URL")
-        timeout_s = settings.job_redis_timeout_s
-        redis = Redis.from_url(
-            settings.redis_url,
-            socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
-            # Only a lost connection is retried: a timeout means Redis is not answering (503 at once).
-            retry=Retry(
-                ExponentialWithJitterBackoff(cap=timeout_s, base=0.05), RECONNECT_ATTEMPTS, (LostConnection,)
-            ),
-        )
         return cls(
-            redis, settings.cache_prefix, settings.job_ttl, settings.job_lease_s, settings.job_chunk_timeout_s
+            redis.client,
+            settings.cache_prefix,
+            settings.job_ttl,
+            settings.job_lease_s,
+            settings.job_chunk_timeout_s,
         )
 
     @property
