@@ -18,6 +18,7 @@ from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 
+from service import recorder
 from service.api.admin import admin_sessions, login_limiter
 from service.api.classify import ClassifyController
 from service.api.health import HealthController
@@ -43,7 +44,6 @@ from service.runtime import (
 from service.scoring import Scorer
 from service.security import ApiGateMiddleware, KeyRing
 from service.settings import Settings
-from service.stats import record_request
 from service.web import WebPlugin
 
 log = logging.getLogger("dialogic.app")
@@ -120,7 +120,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # The gate and the deadline innermost: their refusals, and the body rules', get a request id and
         # are counted; the deadline inside the gate, so that its problems carry the RateLimit headers.
         middleware=[
-            RequestContextMiddleware(record=record_request),
+            RequestContextMiddleware(record=recorder.request),
             BodyMiddleware(settings.body_timeout_s, settings.body_min_rate),
             gate,
             DeadlineMiddleware(settings.request_timeout_s),

@@ -41,6 +41,7 @@ from litestar.types import Message, Scope
 from msgspec import Struct
 
 from model.classifier import LABELS
+from service import recorder
 from service.api.view_helpers import utc
 from service.errors import NOT_READY, TOO_MANY_REQUESTS
 from service.ratelimit import RateLimiter
@@ -385,6 +386,7 @@ def admin_router(settings: Settings, limiter: RateLimiter | None, sessions: Sess
         httponly=True,
         samesite="strict",
     )
+    recorder.listen(WINDOW)  # the dashboard's figures are read from the serving events, in this process
     return Router(
         path="/admin",
         route_handlers=[
