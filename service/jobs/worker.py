@@ -20,13 +20,12 @@ from contextlib import suppress
 from datetime import UTC, datetime
 
 from redis.exceptions import RedisError
-from saq import Worker
 from saq.types import PartialTimersDict
 
 from service.cache import build_cache
 from service.inference.threads import model_cpus
-from service.jobs.store import CHUNK_FUNCTION, WORKER_BEAT_S, JobStore, WorkerInfo
-from service.jobs.tasks import ChunkRunner
+from service.jobs.store import WORKER_BEAT_S, JobStore, WorkerInfo
+from service.jobs.tasks import ChunkRunner, chunk_worker
 from service.observability import configure_logging
 from service.redis.handle import RedisHandle
 from service.runtime import load_classifier
@@ -55,9 +54,8 @@ async def serve(settings: Settings) -> None:
         "abort": 1,
         "sweep": max(1, settings.job_lease_s // 2),
     }
-    worker = Worker(
-        store.queue,
-        functions=[(CHUNK_FUNCTION, runner.process_chunk)],
+    worker = chunk_worker(
+        runner,
         concurrency=1,
         timers=timers,
         # Each wait for a chunk ends before the store's per-command timeout would cut it.
