@@ -89,7 +89,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     prefix = f"dialogic-bench-{uuid.uuid4().hex[:8]}"
     redis = RedisCache.from_url(args.redis_url, prefix=prefix, ttl_s=600, timeout_ms=args.redis_timeout_ms)
     caches: list[tuple[str, ResultCache]] = [("cached (memory)", memory)]
-    if await redis.ping(1.0):
+    if await redis.redis.ping(1.0):
         caches.append(("cached (redis)", redis))
     else:
         print(f"redis at {redis.where} is unreachable: skipping the redis rows")

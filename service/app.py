@@ -18,13 +18,15 @@ from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 
+from service import recorder
 from service.api.admin import admin_sessions, login_limiter
 from service.api.classify import ClassifyController
 from service.api.health import HealthController
 from service.api.jobs import JobsPlugin
 from service.api.model_info import ModelController
 from service.body import BodyMiddleware, JsonRequest
-from service.cache import RedisCache, build_cache
+from service.cache import build_cache
+from service.deadline import DeadlineMiddleware
 from service.errors import problem_details_plugin
 from service.inference.batcher import Batcher
 from service.inference.threads import model_cpus
@@ -32,6 +34,7 @@ from service.metrics import MODEL_LOAD_SECONDS
 from service.observability import RequestContextMiddleware, configure_logging
 from service.openapi import openapi_config, v1_security
 from service.ratelimit import RateLimiter
+from service.redis.handle import RedisHandle
 from service.runtime import (
     Runtime,
     load_classifier,
@@ -41,7 +44,6 @@ from service.runtime import (
 from service.scoring import Scorer
 from service.security import ApiGateMiddleware, KeyRing
 from service.settings import Settings
-from service.stats import record_request
 from service.web import WebPlugin
 
 log = logging.getLogger("dialogic.app")
@@ -69,12 +71,8 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     runtime.classifier, runtime.batcher = classifier, batcher
     batcher.start()
     await batcher.predict([WARMUP_TEXT])
-    runtime.cache = await build_cache(settings)
+    runtime.cache = await build_cache(settings, runtime.redis)
     runtime.scorer = Scorer(runtime.cache, batcher.predict, classifier.scores_version, settings.cache_prefix)
-    if isinstance(runtime.cache, RedisCache):  # shared by replicas: the limits' counts, ended sessions
-        for user in (runtime.limiter, runtime.login_limiter, runtime.admin_sessions):
-            if user is not None:
-                user.redis = runtime.cache
     runtime.phase = "ready"
     log.info(
         "ready",
@@ -91,15 +89,23 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
         runtime.phase = "stopping"
         await batcher.stop()
         await runtime.cache.close()
+        if runtime.redis is not None:
+            await runtime.redis.close()
         log.info("stopped")
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
-    limiter = RateLimiter(settings.rate_limit, settings.cache_prefix) if settings.rate_limit > 0 else None
-    gate = ApiGateMiddleware(KeyRing.from_setting(settings.api_keys), limiter, settings.request_timeout_s)
-    logins, sessions = login_limiter(settings), admin_sessions(settings)
+    # One Redis handle for everything that shares Redis (nothing connects before first use).
+    redis = RedisHandle.from_settings(settings)
+    limiter = (
+        RateLimiter(settings.rate_limit, settings.cache_prefix, redis=redis)
+        if settings.rate_limit > 0
+        else None
+    )
+    gate = ApiGateMiddleware(KeyRing.from_setting(settings.api_keys), limiter)
+    logins, sessions = login_limiter(settings, redis), admin_sessions(settings, redis)
     return Litestar(
         route_handlers=[
             HealthController,
@@ -110,18 +116,22 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "classifier": Provide(provide_classifier, sync_to_thread=False),
         },
         lifespan=[_lifespan],
-        state=State(
-            {"runtime": Runtime(settings, limiter=limiter, login_limiter=logins, admin_sessions=sessions)}
-        ),
-        # The gate innermost: its refusals, and the body rules', get a request id and are counted.
+        state=State({"runtime": Runtime(settings, redis=redis, limiter=limiter)}),
+        # The gate and the deadline innermost: their refusals, and the body rules', get a request id and
+        # are counted; the deadline inside the gate, so that its problems carry the RateLimit headers.
         middleware=[
-            RequestContextMiddleware(record=record_request),
+            RequestContextMiddleware(record=recorder.request),
             BodyMiddleware(settings.body_timeout_s, settings.body_min_rate),
             gate,
+            DeadlineMiddleware(settings.request_timeout_s),
         ],
         request_class=JsonRequest,
         # JobsPlugin: /v1/jobs. WebPlugin: /metrics, /admin, /static.
-        plugins=[problem_details_plugin(), JobsPlugin(settings), WebPlugin(settings, logins, sessions)],
+        plugins=[
+            problem_details_plugin(),
+            JobsPlugin(settings, redis),
+            WebPlugin(settings, logins, sessions),
+        ],
         request_max_body_size=settings.max_body_bytes,
         logging_config=None,
         openapi_config=openapi_config(settings),

@@ -11,6 +11,7 @@ raises `Failure` (service/exits.py), which is printed as one line, never as a tr
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
 import json
 import os
@@ -28,6 +29,7 @@ from service.settings import Settings
 
 if TYPE_CHECKING:
     from model.classifier import Classifier
+    from service.scoring import Scored
 
 PIPELINE = {
     "data build": "model.data.build",
@@ -100,9 +102,17 @@ def _classify(args: argparse.Namespace, settings: Settings) -> int:
         text = check_text(args.text, settings.max_chars, truncate=False)
     except TextError as exc:
         raise Failure(Exit.INPUT, str(exc)) from None
-    [prediction] = _load_model(settings, "classify").predict([text])
-    print(json.dumps({"label": prediction.label, "scores": prediction.scores}))
+    [scored] = asyncio.run(_score_one(_load_model(settings, "classify"), settings, text))
+    print(json.dumps({"label": scored.label, "scores": scored.scores}))
     return Exit.OK
+
+
+async def _score_one(classifier: Classifier, settings: Settings, text: str) -> list[Scored]:
+    """`text` through the Scorer, as every other path scores (cached when DIALOGIC_REDIS_URL is set)."""
+    from service.jobs.local import local_scorer
+
+    async with local_scorer(classifier, settings, batch_size=1) as scorer:
+        return await scorer.score([text])
 
 
 def _lines(path: Path) -> int:
@@ -130,8 +140,6 @@ def _score(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _score_here(args: argparse.Namespace, settings: Settings) -> int:
-    import asyncio
-
     from tqdm import tqdm
 
     from service.jobs.local import score_here

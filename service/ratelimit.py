@@ -8,7 +8,8 @@ window boundary, is acceptable for abuse control.
 Every request counts once, a batch included: the batch size cap and the bounded model queue (503 when
 full) already bound what one request can cost.
 
-The Redis calls go through the result cache's breaker and deadline. When Redis is down, slow or not
+The Redis calls go through the process's Redis handle, under the same breaker and deadline as the
+result cache's. When Redis is down, slow or not
 configured, the same window is counted in process: each replica then enforces the limit on its own
 (a client may get up to replicas x limit), which is weaker but never turns an outage into errors.
 """
@@ -20,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from service.cache.redis import RedisCache
+from service.redis.handle import RedisHandle
 
 WINDOW_S = 60
 
@@ -50,13 +51,19 @@ class Decision:
 
 
 class RateLimiter:
-    """`limit` hits per client per aligned window of `window_s` seconds (a minute for /v1)."""
+    """`limit` hits per client per aligned window of `window_s` seconds (a minute for /v1), counted in
+    `redis` when there is one."""
 
     def __init__(
-        self, limit: int, prefix: str, clock: Callable[[], float] = time.time, window_s: int = WINDOW_S
+        self,
+        limit: int,
+        prefix: str,
+        clock: Callable[[], float] = time.time,
+        window_s: int = WINDOW_S,
+        redis: RedisHandle | None = None,
     ) -> None:
         self.limit, self.prefix, self.clock, self.window_s = limit, prefix, clock, window_s
-        self.redis: RedisCache | None = None  # attached by the lifespan once the cache is built
+        self.redis = redis
         self._window = -1
         self._local: dict[str, int] = {}  # this window's counts, used while Redis cannot answer
 

@@ -18,8 +18,8 @@ from service.errors import NOT_READY
 from service.inference.batcher import Batcher
 from service.inference.threads import model_cpus
 from service.ratelimit import RateLimiter
+from service.redis.handle import RedisHandle
 from service.scoring import Scorer
-from service.sessions import Sessions
 from service.settings import Settings
 
 Phase = Literal["starting", "ready", "stopping"]
@@ -41,9 +41,8 @@ class Runtime:
     batcher: Batcher | None = None
     cache: ResultCache | None = None
     scorer: Scorer | None = None
-    limiter: RateLimiter | None = None
-    login_limiter: RateLimiter | None = None  # /admin logins; here so the lifespan can give it Redis
-    admin_sessions: Sessions | None = None  # ended /admin sessions; likewise
+    redis: RedisHandle | None = None  # the process's one Redis handle (None without DIALOGIC_REDIS_URL)
+    limiter: RateLimiter | None = None  # the /v1 rate limit, built with the handle
     workers: int = 0  # forward passes the batcher runs in parallel
     started_at: float = field(default_factory=time.time)  # for the admin dashboard's uptime
     model_load_s: float | None = None

@@ -23,9 +23,8 @@ from typing import Protocol
 
 from model.classifier import LABELS, Classifier, Prediction, to_prediction
 from model.normalize import normalize
+from service import recorder
 from service.cache.base import ResultCache, Scores, cache_key
-from service.metrics import CACHE_LOOKUPS, SCORER_COALESCED, child
-from service.stats import record_scored
 
 Flight = asyncio.Future[dict[str, Prediction]]
 # Cache keys of recently seen raw texts: a repeated text (what the cache is for) skips normalising and
@@ -87,10 +86,8 @@ class Scorer:
                 flights[key] = f
             else:
                 todo[key] = unique[key]
-        backend, found = self.cache.name, len(results)
-        child(CACHE_LOOKUPS, backend, "hit").inc(found)
-        child(CACHE_LOOKUPS, backend, "miss").inc(len(lookup) - found)
-        SCORER_COALESCED.inc(len(flights))
+        found = len(results)
+        recorder.looked_up(self.cache.name, found, len(lookup) - found, len(flights))
         if todo:
             flight: Flight = asyncio.get_running_loop().create_future()
             flight.add_done_callback(_retrieve)
@@ -105,7 +102,7 @@ class Scorer:
             prediction = done[id(f)][key]
             results[key] = Scored(prediction.label, prediction.scores, False)
         out = [results[k] for k in keys]
-        record_scored([r.label for r in out], found, len(lookup) - found)
+        recorder.scored([r.label for r in out], found, len(lookup) - found)
         return out
 
     def _joinable(self, key: str, deadline: float | None) -> Flight | None:

@@ -1,4 +1,4 @@
-"""API keys, rate limits and the request deadline for /v1, in one middleware in front of the routes.
+"""API keys and rate limits for /v1, in one middleware in front of the routes.
 
 Keys: clients send `X-API-Key`; the service only ever holds SHA-256 hex digests of the accepted keys
 (`DIALOGIC_API_KEYS`, comma-separated, so a key is rotated by adding the new digest, deploying, then
@@ -8,36 +8,22 @@ The front page, health, /metrics and /schema are outside /v1 and always open: pr
 no key.
 
 Make a digest: `dialogic hash-key KEY` or `python -m service.security hash KEY`.
-
-Deadline: every classify request must finish within `DIALOGIC_REQUEST_TIMEOUT_S`. A client that will
-wait less says so in `X-Request-Timeout-Ms`; past that, its texts still queued for the model are dropped
-unscored (a client that gave up must not cost the CPU that others are waiting for) and the answer, if
-anyone still listens, is the same 503 problem.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import logging
 import re
 import sys
-import time
 from typing import TYPE_CHECKING, Any
 
 from litestar import Request
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 
-from service.errors import (
-    INVALID_REQUEST,
-    REQUEST_TIMEOUT,
-    RETRY_AFTER_S,
-    TOO_MANY_REQUESTS,
-    UNAUTHORIZED,
-    send_problem,
-)
+from service.errors import TOO_MANY_REQUESTS, UNAUTHORIZED, send_problem
 from service.schemas import API_KEY_HEADER
 
 if TYPE_CHECKING:
@@ -46,12 +32,7 @@ if TYPE_CHECKING:
     from service.ratelimit import RateLimiter
 
 PROTECTED_PREFIX = "/v1/"
-DEADLINE_OPT = "request_deadline"  # handler opt: the request deadline applies (bounded JSON requests)
-TIMEOUT_HEADER = "X-Request-Timeout-Ms"  # the client's own deadline: milliseconds from arrival
-CLIENT_DEADLINE = "dialogic_client_deadline"  # where the gate leaves it for the handler, in scope["state"]
 CALLER_KEY = "dialogic_api_key"  # where the gate leaves the caller's key id for the handler, likewise
-_MILLISECONDS = re.compile(r"[0-9]{1,9}")  # nine digits bound the parse; the server's own limit caps it
-MAX_TIMEOUT_MS = 10**9 - 1  # the largest value _MILLISECONDS admits (for the OpenAPI schema)
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 log = logging.getLogger("dialogic.security")
 
@@ -62,27 +43,10 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def client_timeout_s(raw: str | None) -> float | None:
-    """An X-Request-Timeout-Ms value in seconds (None when absent). Raises ValueError unless it is a
-    whole number of milliseconds, at least 1."""
-    if raw is None:
-        return None
-    if not _MILLISECONDS.fullmatch(raw) or int(raw) < 1:
-        raise ValueError(f"{TIMEOUT_HEADER} must be a whole number of milliseconds, at least 1; got {raw!r}.")
-    return int(raw) / 1000
-
-
 def caller_key(request: Request[Any, Any, Any]) -> str | None:
     """The id of the API key this request came with (see `KeyRing.identify`); None when /v1 is open."""
     key_id: str | None = request.scope["state"].get(CALLER_KEY)
     return key_id
-
-
-def client_deadline(request: Request[Any, Any, Any]) -> float | None:
-    """The client's deadline for this request as a time.monotonic() instant, or None when it set none
-    shorter than the server's own."""
-    deadline: float | None = request.scope["state"].get(CLIENT_DEADLINE)
-    return deadline
 
 
 def hash_key(key: str) -> str:
@@ -123,17 +87,16 @@ class KeyRing:
 
 
 class ApiGateMiddleware(ASGIMiddleware):
-    """On /v1/*: 401 without a valid key, 429 over the rate limit (RateLimit-* headers on every answer),
-    and a 503 problem when a request marked with DEADLINE_OPT runs past `timeout_s` (or the client's
-    shorter X-Request-Timeout-Ms, which it hands on to the handler), slow body included.
+    """On /v1/*: 401 without a valid key, 429 over the rate limit (RateLimit-* headers on every answer,
+    the request deadline's problems included: service/deadline.py runs inside this).
 
     Refusals are rendered here, inside the request-id middleware, so they carry the request id and get
     an access-log line like any other answer."""
 
     scopes = (ScopeType.HTTP,)
 
-    def __init__(self, keys: KeyRing | None, limiter: RateLimiter | None, timeout_s: float) -> None:
-        self.keys, self.limiter, self.timeout_s = keys, limiter, timeout_s
+    def __init__(self, keys: KeyRing | None, limiter: RateLimiter | None) -> None:
+        self.keys, self.limiter = keys, limiter
         if keys is None:
             log.warning(
                 "DIALOGIC_API_KEYS is unset: /v1 is open to anyone who can reach it",
@@ -171,44 +134,17 @@ class ApiGateMiddleware(ASGIMiddleware):
                     ),
                 )
                 return
-        started = False
-
+        if not headers:
+            await next_app(scope, receive, send)
+            return
         extra = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                if extra:  # names no handler sets: appending is enough
-                    message["headers"] = [*message.get("headers", ()), *extra]
+            if message["type"] == "http.response.start":  # names no handler sets: appending is enough
+                message["headers"] = [*message.get("headers", ()), *extra]
             await send(message)
 
-        if not scope["route_handler"].opt.get(DEADLINE_OPT):
-            await next_app(scope, receive, send_with_headers)
-            return
-        try:
-            asked_s = client_timeout_s(request.headers.get(TIMEOUT_HEADER))
-        except ValueError as exc:
-            await send_problem(request, send_with_headers, INVALID_REQUEST.exception(str(exc)))
-            return
-        timeout_s = self.timeout_s
-        if asked_s is not None and asked_s < timeout_s:  # a longer one than the server's changes nothing
-            timeout_s = asked_s
-            scope["state"][CLIENT_DEADLINE] = time.monotonic() + asked_s
-        try:
-            async with asyncio.timeout(timeout_s):
-                await next_app(scope, receive, send_with_headers)
-        except TimeoutError:
-            if started:  # too late for a problem document: the client sees the connection close
-                raise
-            await send_problem(
-                request,
-                send_with_headers,
-                REQUEST_TIMEOUT.exception(
-                    f"The request did not complete within {timeout_s:g} s; retry shortly.",
-                    headers={"Retry-After": str(RETRY_AFTER_S)},
-                ),
-            )
+        await next_app(scope, receive, send_with_headers)
 
 
 def main(argv: list[str]) -> int:

@@ -1,12 +1,13 @@
-"""The server-side half of admin sessions: when each one started, and which have ended.
+"""Admin sessions: the cookie that carries one, and the server-side half (when each started, which
+have ended).
 
-A session lives in its encrypted cookie (service/api/admin.py), and a cookie alone cannot be taken
-back. So a session carries an id and its login time; it is valid for `DIALOGIC_ADMIN_SESSION_S` after
+A session lives in its encrypted cookie (configured in service/api/admin.py), and a cookie alone cannot
+be taken back. So a session carries an id and its login time; it is valid for `DIALOGIC_ADMIN_SESSION_S` after
 login however active it is (the cookie's own expiry moves forward with every answer, so without this a
 stolen cookie in use would never expire), and a logout records its id as ended until that time.
 
-Ended ids are kept in Redis under `{prefix}:admin-session:ended:` when the cache has Redis, so that
-every replica refuses them, through the cache's breaker and deadline as the rate limiter's counts are;
+Ended ids are kept in Redis under `{prefix}:admin-session:ended:` when there is Redis, so that every
+replica refuses them, through the process's Redis handle as the rate limiter's counts are;
 and always in this process, so that the replica that logged a session out refuses it even while Redis
 is down. While Redis is down, another replica cannot see a logout it did not make; the session still
 ends at its lifetime.
@@ -14,19 +15,52 @@ ends at its lifetime.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import secrets
 import time
 from collections.abc import Callable
 from typing import Any
 
-from service.cache.redis import RedisCache
+from litestar.connection import ASGIConnection
+from litestar.middleware.session.client_side import ClientSideSessionBackend, CookieBackendConfig
+from litestar.types import Message, ScopeSession
+
+from service.redis.handle import RedisHandle
+
+
+class CookieSessionBackend(ClientSideSessionBackend):
+    """The session cookie, marked Secure when the request came over https, so that a browser never sends
+    it in clear; plain-http development keeps working. Behind a TLS-terminating proxy the scheme is the
+    proxy's X-Forwarded-Proto, which uvicorn takes from the addresses in FORWARDED_ALLOW_IPS."""
+
+    def __init__(self, config: CookieBackendConfig) -> None:
+        super().__init__(config)
+        self._over_https = ClientSideSessionBackend(dataclasses.replace(config, secure=True))
+
+    async def store_in_message(
+        self, scope_session: ScopeSession, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> None:
+        if connection.scope["scheme"] == "https":
+            await self._over_https.store_in_message(scope_session, message, connection)
+        else:
+            await super().store_in_message(scope_session, message, connection)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> CookieSessionBackend:
+        """Litestar deep-copies a Router when it is registered; the AES-GCM key object cannot be copied."""
+        return self
 
 
 class Sessions:
-    def __init__(self, lifetime_s: int, prefix: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        lifetime_s: int,
+        prefix: str,
+        clock: Callable[[], float] = time.time,
+        redis: RedisHandle | None = None,
+    ) -> None:
         self.lifetime_s, self.prefix, self.clock = lifetime_s, f"{prefix}:admin-session:ended:", clock
-        self.redis: RedisCache | None = None  # attached by the lifespan once the cache is built
+        self.redis = redis
         self._ended: dict[str, float] = {}  # session id -> when it would have ended anyway
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Sessions:

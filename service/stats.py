@@ -1,10 +1,11 @@
 """Rolling per-second figures for the admin dashboard: the last ten minutes, in this process.
 
 Prometheus holds lifetime counters for a scraper; the dashboard answers "how is it doing right now"
-without one, so API requests (/v1), latencies, labels, micro-batches and cache outcomes are also counted
-into one bucket per second. Writers are the event loop (middleware, scorer) and the batcher thread,
-hence the lock. Memory is fixed: a ring of per-second buckets with histogram counts instead of samples,
-and a capped list of recent errors that holds status, route, time and request id, never a body.
+without one. `WINDOW` listens to the recorder (`service.recorder`), which sees every event once, and
+counts API requests (/v1), latencies, labels, micro-batches and cache outcomes into one bucket per
+second. Events arrive on the event loop and on the batcher threads, hence the lock. Memory is fixed:
+a ring of per-second buckets with histogram counts instead of samples, and a capped list of recent
+errors that holds status, route, time and request id, never a body.
 """
 
 from __future__ import annotations
@@ -16,11 +17,6 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
-
-from litestar.types import Scope
-
-from service.metrics import HTTP_REQUESTS, HTTP_SECONDS, PREDICTIONS, child
-from service.observability import request_id
 
 WINDOW_S = 600
 STEP_S = 10  # one sparkline point per this many seconds
@@ -97,6 +93,8 @@ class RollingStats:
         return slot
 
     def request(self, method: str, route: str, status: int, seconds: float, rid: str) -> None:
+        if not route.startswith(TRACKED_PREFIX):
+            return
         with self._lock:
             now = self._now()
             now.requests += 1
@@ -192,22 +190,3 @@ def _bin_label(slot: int) -> str:
 
 
 WINDOW = RollingStats()
-
-
-def record_scored(labels: list[str], hits: int, misses: int) -> None:
-    """The scorer's results: label counts for Prometheus and the window, and cache outcomes for the window
-    (the Prometheus cache counters are the scorer's own)."""
-    for label, n in Counter(labels).items():
-        child(PREDICTIONS, label).inc(n)
-    WINDOW.scored(labels, hits, misses)
-
-
-def record_request(scope: Scope, status: int, seconds: float) -> None:
-    """Counts and times a routed request by route template for Prometheus; /v1 ones also feed the
-    dashboard window. Called by RequestContextMiddleware while the request id is still set."""
-    method = str(scope.get("method", "GET"))
-    route = scope.get("path_template") or "unrouted"
-    child(HTTP_REQUESTS, method, route, str(status)).inc()
-    child(HTTP_SECONDS, method, route).observe(seconds)
-    if route.startswith(TRACKED_PREFIX):
-        WINDOW.request(method, route, status, seconds, request_id.get())

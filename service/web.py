@@ -26,7 +26,8 @@ from litestar.template.config import TemplateConfig
 from litestar.types import FileInfo, PathType
 from msgspec import Struct
 
-from service.api.admin import TEMPLATE_HELPERS, admin_router, security_headers
+from service.api.admin import admin_router, security_headers
+from service.api.view_helpers import TEMPLATE_HELPERS
 from service.metrics import release_process
 from service.ratelimit import RateLimiter
 from service.runtime import Runtime

@@ -15,7 +15,6 @@ warning says how to turn it on.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import hmac
 import logging
@@ -23,7 +22,6 @@ import math
 import secrets
 import string
 import time
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from litestar import Request, Response, Router, get, post
@@ -36,18 +34,21 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.session import SessionMiddleware
-from litestar.middleware.session.client_side import ClientSideSessionBackend, CookieBackendConfig
+from litestar.middleware.session.client_side import CookieBackendConfig
 from litestar.params import Body, FromQuery
 from litestar.response import Redirect, Template
-from litestar.types import Message, Scope, ScopeSession
+from litestar.types import Message, Scope
 from msgspec import Struct
 
 from model.classifier import LABELS
+from service import recorder
+from service.api.view_helpers import utc
 from service.errors import NOT_READY, TOO_MANY_REQUESTS
 from service.ratelimit import RateLimiter
+from service.redis.handle import RedisHandle
 from service.runtime import Runtime
 from service.security import client_ip
-from service.sessions import Sessions
+from service.sessions import CookieSessionBackend, Sessions
 from service.settings import Settings
 from service.stats import WINDOW
 
@@ -90,28 +91,6 @@ class LoginForm(Struct):
 
 class ActionForm(Struct):
     csrf: str = ""
-
-
-class _SessionBackend(ClientSideSessionBackend):
-    """The session cookie, marked Secure when the request came over https, so that a browser never sends
-    it in clear; plain-http development keeps working. Behind a TLS-terminating proxy the scheme is the
-    proxy's X-Forwarded-Proto, which uvicorn takes from the addresses in FORWARDED_ALLOW_IPS."""
-
-    def __init__(self, config: CookieBackendConfig) -> None:
-        super().__init__(config)
-        self._over_https = ClientSideSessionBackend(dataclasses.replace(config, secure=True))
-
-    async def store_in_message(
-        self, scope_session: ScopeSession, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
-    ) -> None:
-        if connection.scope["scheme"] == "https":
-            await self._over_https.store_in_message(scope_session, message, connection)
-        else:
-            await super().store_in_message(scope_session, message, connection)
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> _SessionBackend:
-        """Litestar deep-copies a Router when it is registered; the AES-GCM key object cannot be copied."""
-        return self
 
 
 class LoginRequired(NotAuthorizedException):
@@ -211,69 +190,6 @@ def model_card(metrics: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def sparkline(values: list[float], width: int = 240, height: int = 40) -> str:
-    """SVG polyline points for `values`, scaled to the box (zero at the bottom, the maximum at the top)."""
-    if not values:
-        return ""
-    top = max(values) or 1.0
-    step = width / max(1, len(values) - 1)
-    return " ".join(
-        f"{i * step:.1f},{height - 2 - (v / top) * (height - 4):.1f}" for i, v in enumerate(values)
-    )
-
-
-def pct(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:.1f} %"
-
-
-def ms(value: float | None) -> str:
-    if value is None:
-        return "–"
-    return (
-        f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.0f} ms" if value >= 10 else f"{value:.1f} ms"
-    )
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    s = int(seconds)
-    for unit, size, sub, sub_size in (("d", 86400, "h", 3600), ("h", 3600, "m", 60), ("m", 60, "s", 1)):
-        if s >= size:
-            return f"{s // size} {unit} {(s % size) // sub_size} {sub}"
-    return f"{seconds:.1f} s" if seconds < 10 else f"{s} s"
-
-
-def clock(epoch: float) -> str:
-    return time.strftime("%H:%M:%S", time.gmtime(epoch)) + " UTC"
-
-
-def utc(iso: str) -> str:
-    """An ISO 8601 instant as the dashboard writes every time: `2026-12-01 07:36 UTC`."""
-    try:
-        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    except ValueError:
-        return iso
-    moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def ago(iso: str) -> str:
-    """How long ago an ISO 8601 instant was, for heartbeats: `4 s ago`."""
-    return f"{duration(max(0.0, time.time() - datetime.fromisoformat(iso).timestamp()))} ago"
-
-
-TEMPLATE_HELPERS = {
-    "sparkline": sparkline,
-    "pct": pct,
-    "ms": ms,
-    "duration": duration,
-    "clock": clock,
-    "utc": utc,
-    "ago": ago,
-}
-
-
 def dashboard_data(runtime: Runtime, jobs: dict[str, Any]) -> dict[str, Any]:
     """Everything the dashboard shows, as plain JSON-able data; `jobs` is the jobs panel's figures
     (the `jobs_overview` dependency: the whole deployment's, from Redis)."""
@@ -307,13 +223,16 @@ async def login_page(request: Request[Any, Any, Any]) -> Response[Any]:
     return Template("admin_login.html", context={"error": None})
 
 
-def login_limiter(settings: Settings) -> RateLimiter | None:
-    """The per-address limit on login attempts (None when DIALOGIC_ADMIN_LOGIN_LIMIT is 0); the app's
-    lifespan points it at Redis, as it does the API's, so that replicas share the count."""
+def login_limiter(settings: Settings, redis: RedisHandle | None = None) -> RateLimiter | None:
+    """The per-address limit on login attempts (None when DIALOGIC_ADMIN_LOGIN_LIMIT is 0), counted in
+    `redis`, as the API's is, so that replicas share the count."""
     if settings.admin_login_limit <= 0:
         return None
     return RateLimiter(
-        settings.admin_login_limit, f"{settings.cache_prefix}:admin-login", window_s=LOGIN_WINDOW_S
+        settings.admin_login_limit,
+        f"{settings.cache_prefix}:admin-login",
+        window_s=LOGIN_WINDOW_S,
+        redis=redis,
     )
 
 
@@ -414,9 +333,9 @@ async def flush(
     return Redirect(f"/admin?flushed={removed}", status_code=303)
 
 
-def admin_sessions(settings: Settings) -> Sessions:
-    """The admin sessions' server side; the app's lifespan gives it Redis, as it does the limiters."""
-    return Sessions(settings.admin_session_s, settings.cache_prefix)
+def admin_sessions(settings: Settings, redis: RedisHandle | None = None) -> Sessions:
+    """The admin sessions' server side, ended sessions shared through `redis` as the limits' counts are."""
+    return Sessions(settings.admin_session_s, settings.cache_prefix, redis=redis)
 
 
 def secret_bits(secret: str) -> float:
@@ -467,6 +386,7 @@ def admin_router(settings: Settings, limiter: RateLimiter | None, sessions: Sess
         httponly=True,
         samesite="strict",
     )
+    recorder.listen(WINDOW)  # the dashboard's figures are read from the serving events, in this process
     return Router(
         path="/admin",
         route_handlers=[
@@ -479,7 +399,7 @@ def admin_router(settings: Settings, limiter: RateLimiter | None, sessions: Sess
             flush_confirm,
             flush,
         ],
-        middleware=[DefineMiddleware(SessionMiddleware, backend=_SessionBackend(config=session))],
+        middleware=[DefineMiddleware(SessionMiddleware, backend=CookieSessionBackend(config=session))],
         exception_handlers={LoginRequired: _to_login},
         opt={SESSIONS_OPT: sessions or admin_sessions(settings)},
         include_in_schema=False,

@@ -19,6 +19,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, HeaderParameter
 
 from model.classifier import Classifier
+from service.deadline import DEADLINE_OPT, MAX_TIMEOUT_MS, TIMEOUT_HEADER, client_deadline
 from service.errors import (
     INVALID_REQUEST,
     INVALID_TEXT,
@@ -40,7 +41,6 @@ from service.schemas import (
     to_scores,
 )
 from service.scoring import Scored
-from service.security import DEADLINE_OPT, MAX_TIMEOUT_MS, TIMEOUT_HEADER, client_deadline
 
 R = TypeVar("R", ClassifyResult, BatchItem)
 PROBLEMS = problem_responses(400, 401, 408, 413, 415, 422, 429, 503)

@@ -31,6 +31,7 @@ from service.jobs.rows import FORMATS, NDJSON, UploadError, parser_for
 from service.jobs.store import OPEN, ChunkMissing, JobStatus, JobStore, State
 from service.jobs.summary import JobSummary
 from service.openapi import JobUpload, ProblemsOnly, example, v1_security
+from service.redis.handle import RedisHandle
 from service.security import caller_key
 from service.settings import Settings
 
@@ -262,8 +263,9 @@ class JobsPlugin(InitPluginProtocol):
     the live workers), the `jobs_overview` one (for /admin: see JobStore.overview), and the 503 for
     a Redis that does not answer; without DIALOGIC_REDIS_URL the endpoints answer 503."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, settings: Settings, redis: RedisHandle | None = None) -> None:
+        """`redis`: the app's Redis handle (None: one of the store's own, from the settings)."""
+        self.settings, self.redis = settings, redis
         self.store: JobStore | None = None
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
@@ -280,7 +282,7 @@ class JobsPlugin(InitPluginProtocol):
 
     def _open(self) -> None:
         if self.settings.redis_url:
-            self.store = JobStore.from_settings(self.settings)
+            self.store = JobStore.from_settings(self.settings, self.redis)
 
     async def _close(self) -> None:
         if self.store is not None:

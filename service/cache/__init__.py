@@ -13,27 +13,32 @@ import logging
 
 from service.cache.base import ResultCache, Scores, cache_key
 from service.cache.memory import MemoryCache
-from service.cache.redis import CONNECT_TIMEOUT_S, RedisCache
+from service.cache.redis import RedisCache
+from service.redis.handle import CONNECT_TIMEOUT_S, RedisHandle
 from service.settings import Settings
 
 __all__ = ["MemoryCache", "RedisCache", "ResultCache", "Scores", "build_cache", "cache_key"]
 log = logging.getLogger("dialogic.cache")
 
 
-async def build_cache(settings: Settings) -> ResultCache:
-    if not settings.redis_url:
+async def build_cache(settings: Settings, redis: RedisHandle | None = None) -> ResultCache:
+    """The cache on the process's Redis handle `redis`; without one, on a handle of its own when
+    DIALOGIC_REDIS_URL is set (closed with the cache), else the in-process LRU."""
+    owns = redis is None
+    redis = redis or RedisHandle.from_settings(settings)
+    if redis is None:
         return MemoryCache(settings.cache_size, settings.cache_ttl)
-    cache = RedisCache.from_url(
-        settings.redis_url,
+    cache = RedisCache(
+        redis,
         prefix=settings.cache_prefix,
         ttl_s=settings.cache_ttl,
-        timeout_ms=settings.redis_timeout_ms,
         local_entries=settings.cache_local_entries,
+        owns_redis=owns,
     )
-    if not await cache.ping(CONNECT_TIMEOUT_S):
+    if not await redis.ping(CONNECT_TIMEOUT_S):
         log.warning(
             "redis unreachable at startup; running uncached until it answers",
-            extra={"event": "cache_startup", "backend": "redis", "where": cache.where, "state": "down"},
+            extra={"event": "cache_startup", "backend": "redis", "where": redis.where, "state": "down"},
         )
-        cache.breaker.trip()
+        redis.breaker.trip()
     return cache

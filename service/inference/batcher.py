@@ -27,8 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from model.classifier import Classifier, Prediction
-from service.metrics import BATCH_SIZE, QUEUE_DEPTH, TEXTS_DROPPED
-from service.stats import WINDOW
+from service import recorder
 
 log = logging.getLogger("dialogic.batcher")
 
@@ -113,7 +112,7 @@ class Batcher:
             if time.monotonic() + self.expected_wait_s(len(texts)) > deadline:
                 raise DeadlineExceeded  # at once: queued, the texts would only expire
             self._depth += len(texts)
-            _observe_depth(self._depth)
+            recorder.queue(self._depth)
         loop = asyncio.get_running_loop()
         futures: list[asyncio.Future[Prediction]] = [loop.create_future() for _ in texts]
         for text, future in zip(texts, futures, strict=True):
@@ -149,7 +148,7 @@ class Batcher:
                 batch.append(job)
             with self._lock:
                 self._depth -= len(batch)
-                _observe_depth(self._depth)
+                recorder.queue(self._depth)
             self._compute(batch)
 
     def _compute(self, batch: list[_Job]) -> None:
@@ -159,12 +158,11 @@ class Batcher:
             if job.deadline > now and not job.future.done():
                 live.append(job)
             else:
-                TEXTS_DROPPED.inc()
+                recorder.dropped()
                 _deliver(job, DeadlineExceeded())
         if not live:
             return
-        BATCH_SIZE.observe(len(live))
-        WINDOW.batch(len(live))
+        recorder.batch(len(live))
         started = time.monotonic()
         try:
             predictions = self.classifier.predict([job.text for job in live], batch_size=self.max_size)
@@ -180,11 +178,6 @@ class Batcher:
         )
         for job, prediction in zip(live, predictions, strict=True):
             _deliver(job, prediction)
-
-
-def _observe_depth(depth: int) -> None:
-    QUEUE_DEPTH.set(depth)
-    WINDOW.queue(depth)
 
 
 def _deliver(job: _Job, outcome: Prediction | BaseException) -> None:

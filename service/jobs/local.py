@@ -10,6 +10,7 @@ never the file.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -68,6 +69,18 @@ async def score_file(
     return scored, rejected
 
 
+@asynccontextmanager
+async def local_scorer(classifier: Classifier, settings: Settings, batch_size: int) -> AsyncIterator[Scorer]:
+    """A Scorer on the configured cache with `classifier` behind it, in a thread: how the CLI scores."""
+    cache = await build_cache(settings)
+    try:
+        yield Scorer(
+            cache, in_thread(classifier, batch_size), classifier.scores_version, settings.cache_prefix
+        )
+    finally:
+        await cache.close()
+
+
 async def score_here(
     source: Path,
     out: Outputs,
@@ -76,11 +89,6 @@ async def score_here(
     batch_size: int,
     progress: Callable[[int], object],
 ) -> tuple[int, int]:
-    """`score_file` through a Scorer on the configured cache, with `classifier` behind it."""
-    cache = await build_cache(settings)
-    try:
-        predict = in_thread(classifier, batch_size)
-        scorer = Scorer(cache, predict, classifier.scores_version, settings.cache_prefix)
+    """`score_file` through the local Scorer."""
+    async with local_scorer(classifier, settings, batch_size) as scorer:
         return await score_file(source, out, scorer, settings, progress)
-    finally:
-        await cache.close()

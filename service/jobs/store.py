@@ -22,7 +22,9 @@ Beside the jobs, for the operators' view (`overview`, the admin dashboard and /h
 
 Every state change is a compare-and-set script, so a cancel racing the last chunk, or two workers
 finishing the same chunk after a lease expired, leave one consistent answer. A chunk SAQ gives up on
-(CHUNK_ATTEMPTS tries) fails its job, whose `failure` names the chunk and its input lines. A job only
+(CHUNK_ATTEMPTS tries) fails its job, whose `failure` names the chunk and its input lines: at once when
+a worker gave up on it (SAQ's `after_process` hook), at the job's next status read when SAQ's sweep did
+(its worker died; no code of ours runs there). A job only
 succeeds with every accepted row scored: a chunk whose rows or results are gone from Redis (evicted,
 expired) raises ChunkMissing, and its job fails saying so rather than answer with rows missing.
 """
@@ -34,7 +36,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,15 +46,13 @@ from typing import Any, cast
 import msgspec
 from msgspec import Struct
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import ConnectionError as LostConnection
 from redis.exceptions import RedisError
 from saq.job import Job, Status
 from saq.queue.redis import RedisQueue
 
 from service.jobs.rows import ERRORS_PAGE, InputRow, JobResult, LineError, Parser, chunks
 from service.jobs.summary import JobSummary, Tally, summarize
+from service.redis.handle import RedisHandle
 from service.settings import Settings
 
 CHUNK_FUNCTION = "process_chunk"
@@ -61,8 +61,6 @@ TIMELINE_PAGE = 1000
 LAST_ERROR = "last_error"  # SAQ job meta: the exception type of an attempt that raised (never the message)
 UPLOAD_LEASE_S = 60  # an upload's keys outlive its last renewal by this much (renewed every third of it)
 JOB_ID = re.compile(r"[0-9a-f]{32}")  # uuid4().hex: anything else names no job, and no key is built from it
-# Reconnecting: a stale pooled connection (Redis restarted) fails at once; the retry opens a fresh one.
-RECONNECT_ATTEMPTS = 3
 log = logging.getLogger("dialogic.jobs")
 
 
@@ -229,26 +227,12 @@ return 0
 """
 
 
-class ChunkQueue(RedisQueue):
-    """SAQ's Redis queue, which reports the chunks it gives up on.
-
-    SAQ ends a chunk for good in two places: the worker running it (it raised, or ran past its time
-    limit, on the last attempt) and any worker's sweep (its worker died or hung on the last attempt).
-    Both go through `finish`; hooking the task instead would miss a dead worker, where none of our code
-    runs.
-    """
-
-    def __init__(self, redis: Redis, name: str, given_up: Callable[[Job, Status], Awaitable[None]]) -> None:
-        super().__init__(redis, name=name)
-        self.given_up = given_up
-
-    async def finish(
-        self, job: Job, status: Status, *, result: Any = None, error: str | None = None, **kwargs: Any
-    ) -> None:
-        await super().finish(job, status, result=result, error=error, **kwargs)
-        # ABORTED with retries left is a hung worker's own abort: the sweep retries the chunk.
-        if status in (Status.FAILED, Status.ABORTED) and not job.retryable and job.function == CHUNK_FUNCTION:
-            await self.given_up(job, status)
+def given_up(job: Job) -> bool:
+    """Whether SAQ has ended this chunk for good. ABORTED with an attempt left is a hung worker's own
+    abort: the sweep retries the chunk."""
+    return (
+        job.function == CHUNK_FUNCTION and job.status in (Status.FAILED, Status.ABORTED) and not job.retryable
+    )
 
 
 # KEYS[1] the upload's id hash; ARGV[1] ttl, then (id, line) pairs. Per pair: 0 when the id is new
@@ -281,7 +265,7 @@ class JobStore:
     def __init__(self, redis: Redis, prefix: str, ttl: int, lease_s: int, chunk_timeout_s: int) -> None:
         self.redis, self.prefix, self.ttl = redis, prefix, ttl
         self.lease_s, self.chunk_timeout_s = lease_s, chunk_timeout_s
-        self.queue = ChunkQueue(redis, f"{prefix}:jobs", self._chunk_given_up)
+        self.queue = RedisQueue(redis, name=f"{prefix}:jobs")
         self._transition = redis.register_script(_TRANSITION)
         self._commit = redis.register_script(_COMMIT)
         self._finish = redis.register_script(_FINISH)
@@ -295,24 +279,20 @@ class JobStore:
         self._worker_decoder = msgspec.json.Decoder(WorkerInfo)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> JobStore:
-        """Every command is bounded by `job_redis_timeout_s` (a frozen Redis fails it rather than stall
-        it), and one that finds its connection dead is retried on a fresh one, so the first request after
+    def from_settings(cls, settings: Settings, redis: RedisHandle | None = None) -> JobStore:
+        """The store on the process's Redis handle `redis` (None: a handle of its own), whose redis-py
+        client bounds every command by `job_redis_timeout_s` (a frozen Redis fails it rather than stall
+        it) and retries one that finds its connection dead on a fresh one, so the first request after
         Redis comes back succeeds."""
-        if not settings.redis_url:
+        redis = redis or RedisHandle.from_settings(settings)
+        if redis is None:
             raise ValueError("batch jobs need Redis: set DIALOGIC_REDIS_URL")
-        timeout_s = settings.job_redis_timeout_s
-        redis = Redis.from_url(
-            settings.redis_url,
-            socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
-            # Only a lost connection is retried: a timeout means Redis is not answering (503 at once).
-            retry=Retry(
-                ExponentialWithJitterBackoff(cap=timeout_s, base=0.05), RECONNECT_ATTEMPTS, (LostConnection,)
-            ),
-        )
         return cls(
-            redis, settings.cache_prefix, settings.job_ttl, settings.job_lease_s, settings.job_chunk_timeout_s
+            redis.client,
+            settings.cache_prefix,
+            settings.job_ttl,
+            settings.job_lease_s,
+            settings.job_chunk_timeout_s,
         )
 
     @property
@@ -450,6 +430,7 @@ class JobStore:
                 heartbeat=self.lease_s,
                 timeout=self.chunk_timeout_s,  # the heartbeat keeps a hung chunk's lease: this ends it
                 retries=CHUNK_ATTEMPTS,
+                ttl=self.ttl,  # SAQ's record of a chunk it gave up on outlives the sweep (see `_swept`)
             )
 
     async def delete(self, job_id: str) -> None:
@@ -516,7 +497,24 @@ class JobStore:
         """Fail the job with `reason` if it is in one of `sources` (default: still open)."""
         await self.transition(job_id, State.FAILED, *(sources or OPEN), failure=reason)
 
-    async def _chunk_given_up(self, job: Job, status: Status) -> None:
+    async def chunk_ended(self, job: Job) -> None:
+        """A worker's SAQ `after_process` hook: fails the job of a chunk that SAQ gave up on there (it
+        raised, or ran past its time limit, on the last attempt)."""
+        if given_up(job):
+            await self._chunk_given_up(job)
+
+    async def _swept(self, job_id: str, chunks: int) -> bool:
+        """Fails an open job one of whose chunks SAQ's sweep gave up on (its worker died or hung on the
+        last attempt): no hook of ours runs there, so the job's status read finds it. Returns whether
+        one was found. The chunks' SAQ records last as long as the job (see `_queue_chunks`)."""
+        done = {int(n) for n in await self.redis.smembers(self.key(job_id, "done"))}
+        todo = [f"{job_id}:{n}" for n in range(chunks) if n not in done]
+        ended = next((job for job in await self.queue.jobs(todo) if job is not None and given_up(job)), None)
+        if ended is not None:
+            await self._chunk_given_up(ended)
+        return ended is not None
+
+    async def _chunk_given_up(self, job: Job) -> None:
         """No attempt is left for this chunk, so its job can never complete: fail it, naming the rows."""
         kwargs = job.kwargs or {}
         job_id, chunk = str(kwargs["job_id"]), int(kwargs["chunk"])
@@ -525,13 +523,15 @@ class JobStore:
             where = f"input lines {rows[0].line}-{rows[-1].line}"
         except ChunkMissing:
             where = "rows expired"
-        if status == Status.ABORTED:
+        if job.status == Status.ABORTED:
             cause = "its worker stopped renewing the lease (it died or hung)"
         elif error := job.meta.get(LAST_ERROR):
             cause = f"scoring raised {error}"
         else:  # nothing raised in the task: SAQ cancelled it at its time limit
             cause = f"it ran past the {job.timeout} s limit"
-        await self.fail(job_id, f"chunk {chunk} ({where}) failed {job.attempts} times; the last time {cause}")
+        reason = f"chunk {chunk} ({where}) failed {job.attempts} times; the last time {cause}"
+        if await self.transition(job_id, State.FAILED, *OPEN, failure=reason) not in OPEN:
+            return  # failed already (the worker's hook and a status read may both find the chunk)
         log.warning(
             "job failed",
             extra={"event": "job_failed", "job": job_id, "chunk": chunk, "attempts": job.attempts},
@@ -617,6 +617,8 @@ class JobStore:
             return None
         if owner is not None and raw.get("owner") != owner:
             return None
+        if raw["state"] in OPEN and await self._swept(job_id, int(raw.get("chunks_total", 0))):
+            return await self.status(job_id, owner)
 
         def count(name: str) -> int:
             return int(raw.get(name, 0))

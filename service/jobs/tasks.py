@@ -15,13 +15,15 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 import msgspec
+from saq import Worker
 from saq.job import Job
 from saq.types import Context
 
 from service.jobs.rows import InputRow, JobResult
-from service.jobs.store import LAST_ERROR, OPEN, ChunkMissing, JobStore, State
+from service.jobs.store import CHUNK_FUNCTION, LAST_ERROR, OPEN, ChunkMissing, JobStore, State
 from service.jobs.summary import Post, Summarizer, Tally, timeline
 from service.schemas import to_scores
 from service.scoring import Scorer
@@ -38,7 +40,7 @@ class ChunkRunner:
         """SAQ task: score chunk `chunk` of job `job_id`; returns the rows scored.
 
         When it raises, the exception's type (not its message, which may quote a post) is noted on the
-        SAQ job, for the failure message should SAQ give up on the chunk (JobStore._chunk_given_up)."""
+        SAQ job, for the failure message should SAQ give up on the chunk (JobStore.chunk_ended)."""
         job = ctx["job"]
         job.meta.pop(LAST_ERROR, None)  # an earlier attempt's error, not to be blamed for a timeout now
         try:
@@ -86,6 +88,22 @@ class ChunkRunner:
         summary = summarizer.summary()
         if await self.store.finish(job_id, msgspec.json.encode(summary)):
             log.info("job finished", extra={"event": "job_finished", "job": job_id, "rows": summary.rows})
+
+
+def chunk_worker(runner: ChunkRunner, **options: Any) -> Worker[Context]:
+    """A SAQ worker for the chunks (`options`: Worker's own). Its `after_process` hook, SAQ's documented
+    one, fails the job of a chunk given up on in this worker; one given up on by a sweep is found when
+    its job's status is read (JobStore.status)."""
+
+    async def after_process(ctx: Context) -> None:
+        await runner.store.chunk_ended(ctx["job"])
+
+    return Worker(
+        runner.store.queue,
+        functions=[(CHUNK_FUNCTION, runner.process_chunk)],
+        after_process=after_process,
+        **options,
+    )
 
 
 async def score_rows(scorer: Scorer, rows: Sequence[InputRow]) -> list[JobResult]:

@@ -20,14 +20,14 @@ from contextlib import suppress
 from datetime import UTC, datetime
 
 from redis.exceptions import RedisError
-from saq import Worker
 from saq.types import PartialTimersDict
 
 from service.cache import build_cache
 from service.inference.threads import model_cpus
-from service.jobs.store import CHUNK_FUNCTION, WORKER_BEAT_S, JobStore, WorkerInfo
-from service.jobs.tasks import ChunkRunner
+from service.jobs.store import WORKER_BEAT_S, JobStore, WorkerInfo
+from service.jobs.tasks import ChunkRunner, chunk_worker
 from service.observability import configure_logging
+from service.redis.handle import RedisHandle
 from service.runtime import load_classifier
 from service.scoring import Scorer, in_thread
 from service.settings import Settings
@@ -38,11 +38,12 @@ log = logging.getLogger("dialogic.jobs")
 async def serve(settings: Settings) -> None:
     """Raises redis' ConnectionError or TimeoutError at once, before the model loads, when Redis does
     not answer."""
-    store = JobStore.from_settings(settings)
+    redis = RedisHandle.from_settings(settings)  # the worker's one Redis handle: jobs and the cache
+    store = JobStore.from_settings(settings, redis)
     await store.redis.ping()
     threads = model_cpus(settings.model_cpus)  # one chunk at a time: each forward pass gets every CPU
     classifier = await asyncio.to_thread(load_classifier, settings, threads)
-    cache = await build_cache(settings)
+    cache = await build_cache(settings, redis)
     # Chunks have no client deadline: their time limit is the chunk timeout (SAQ's).
     scorer = Scorer(cache, in_thread(classifier), classifier.scores_version, settings.cache_prefix)
     runner = ChunkRunner(store, scorer)
@@ -53,9 +54,8 @@ async def serve(settings: Settings) -> None:
         "abort": 1,
         "sweep": max(1, settings.job_lease_s // 2),
     }
-    worker = Worker(
-        store.queue,
-        functions=[(CHUNK_FUNCTION, runner.process_chunk)],
+    worker = chunk_worker(
+        runner,
         concurrency=1,
         timers=timers,
         # Each wait for a chunk ends before the store's per-command timeout would cut it.
@@ -85,6 +85,8 @@ async def serve(settings: Settings) -> None:
             await store.leave(worker.id)
         await cache.close()
         await store.close()
+        if redis is not None:
+            await redis.close()
 
 
 async def _heartbeat(store: JobStore, worker_id: str, runner: ChunkRunner, model: str) -> None:

@@ -15,7 +15,8 @@ import jinja2
 import pytest
 
 from model.classifier import ARTIFACT_DIR, META_FILE
-from service.api.admin import TEMPLATE_HELPERS, dashboard_data, model_card
+from service.api.admin import dashboard_data, model_card
+from service.api.view_helpers import TEMPLATE_HELPERS
 from service.runtime import Runtime
 from service.settings import Settings
 

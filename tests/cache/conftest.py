@@ -53,7 +53,7 @@ def prefix() -> str:
 async def redis_cache(prefix: str) -> AsyncIterator[RedisCache]:
     # A generous deadline: this machine is shared, and these tests check behaviour, not latency.
     cache = RedisCache.from_url(REDIS_URL, prefix=prefix, ttl_s=60, timeout_ms=1000)
-    assert await cache.ping(1.0), "the shared Redis at 127.0.0.1:6379 must be running"
+    assert await cache.redis.ping(1.0), "the shared Redis at 127.0.0.1:6379 must be running"
     yield cache
     await cache.flush()
     await cache.close()

@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from service.cache import RedisCache
-from service.cache.breaker import CircuitBreaker
+from service.redis.breaker import CircuitBreaker
 from service.scoring import Scorer
 from tests.cache.conftest import FakePredict
 from tests.cache.test_redis import free_port
@@ -151,7 +151,7 @@ async def exercise(
             server.kill()
         else:
             server.signal(go_down)
-        await until(lambda: cache.breaker.state == "open")
+        await until(lambda: cache.redis.breaker.state == "open")
         calls_when_open = stream.calls
         await asyncio.sleep(0.5)  # the stream keeps going while Redis is away
         assert stream.calls > calls_when_open + 20
@@ -160,7 +160,7 @@ async def exercise(
             server.start()  # a fresh, empty server on the same port
         else:
             server.signal(come_back)
-        await until(lambda: cache.breaker.state == "closed")
+        await until(lambda: cache.redis.breaker.state == "closed")
         deadline = time.monotonic() + 10
         while not await caching_works(scorer, f"after {time.monotonic()}"):
             assert time.monotonic() < deadline

@@ -88,8 +88,7 @@ async def test_flush_removes_cached_results_only(
         await client.set(name, b"1", ex=60)
     # Same prefix, not results: a login counter (a flush must not reset the limit) and a batch job.
     # A stopped clock: both hits count in one window even when the test straddles a minute boundary.
-    limiter = RateLimiter(3, f"{prefix}:admin-login", clock=lambda: 1_000_000.0)
-    limiter.redis = redis_cache
+    limiter = RateLimiter(3, f"{prefix}:admin-login", clock=lambda: 1_000_000.0, redis=redis_cache.redis)
     assert (await limiter.hit("ip:192.0.2.1")).count == 1
     job = JobStore(client, prefix, ttl=60, lease_s=2, chunk_timeout_s=40).key("j1")
     await client.hset(job, "state", "queued")
@@ -118,7 +117,7 @@ async def test_unreachable_redis_never_raises(prefix: str) -> None:
         assert await cache.get_many(list(items)) == [None]
         await cache.set_many(items)
     assert await cache.flush() == 0
-    assert cache.status()["state"] == "down" and cache.breaker.state == "open"
+    assert cache.status()["state"] == "down" and cache.redis.breaker.state == "open"
     await cache.close()
 
 
@@ -131,10 +130,10 @@ async def test_build_cache_picks_the_backend(prefix: str) -> None:
     await up.close()
 
     down = await build_cache(Settings(redis_url=f"redis://127.0.0.1:{free_port()}/0", cache_prefix=prefix))
-    assert isinstance(down, RedisCache) and down.breaker.state == "open"  # resumes by itself later
+    assert isinstance(down, RedisCache) and down.redis.breaker.state == "open"  # resumes by itself later
     await down.close()
 
 
 def test_the_op_deadline_is_the_setting_and_connecting_gets_at_least_a_second() -> None:
     cache = RedisCache.from_url(REDIS_URL, prefix="p", ttl_s=1, timeout_ms=5)
-    assert cache.timeout_s == 0.005 and cache.client.connect_timeout_s == 1.0
+    assert cache.redis.timeout_s == 0.005 and cache.redis.resp.connect_timeout_s == 1.0

@@ -66,7 +66,7 @@ def job_settings(request: pytest.FixtureRequest) -> Iterator[Settings]:
 
 def jobs_app(settings: Settings) -> Litestar:
     """/v1/jobs behind the API gate (keys from `settings.api_keys`, no rate limit), as in the service."""
-    gate = ApiGateMiddleware(KeyRing.from_setting(settings.api_keys), None, settings.request_timeout_s)
+    gate = ApiGateMiddleware(KeyRing.from_setting(settings.api_keys), None)
     return Litestar(plugins=[JobsPlugin(settings), problem_details_plugin()], middleware=[gate])
 
 

@@ -13,13 +13,12 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from saq import Worker
 from saq.job import Job, Status
 
 from model.classifier import Prediction
 from service.cache import MemoryCache
 from service.jobs.store import CHUNK_ATTEMPTS, CHUNK_FUNCTION, JobStore
-from service.jobs.tasks import ChunkRunner
+from service.jobs.tasks import ChunkRunner, chunk_worker
 from service.scoring import Predict, Scorer
 from service.settings import Settings
 from tests.jobs.conftest import Client, WorkerProcess, ndjson, submit
@@ -50,7 +49,7 @@ async def failed_job(
     rows = [{"id": i, "text": f"post {i}" + (f" {marker}" if 50 <= i < 100 else "")} for i in range(120)]
     store = JobStore.from_settings(settings)
     runner = ChunkRunner(store, Scorer(MemoryCache(1000, 60), predict, "fake", settings.cache_prefix))
-    worker = Worker(store.queue, functions=[(CHUNK_FUNCTION, runner.process_chunk)], dequeue_timeout=5)
+    worker = chunk_worker(runner, dequeue_timeout=5)
     try:
         job_id = await submit(client, ndjson(rows))
         async with asyncio.timeout(60):
@@ -123,7 +122,8 @@ async def saq_job(
     store: JobStore, key: str, until: Callable[[Job], bool], log: Path, sweep: bool = False
 ) -> Job:
     """Chunk `key`'s SAQ job once `until` holds; `sweep` runs SAQ's sweep meanwhile, as every live
-    worker does on its timer (here with this store's queue, the one that reports given-up chunks).
+    worker does on its timer (SAQ's own sweep: no code of ours runs in it; the job's status read then
+    finds a chunk it gave up on).
     The deadline is generous, as only a failure waits it out; then the stand-in's `log` tells why."""
     deadline = time.monotonic() + WAIT_S
     while True:

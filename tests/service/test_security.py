@@ -131,9 +131,7 @@ async def test_replicas_share_counts_through_redis() -> None:
 
     prefix = f"dialogic-test-{uuid.uuid4().hex[:8]}"
     caches = [RedisCache.from_url(REDIS_URL, prefix=prefix, ttl_s=60, timeout_ms=1000) for _ in range(2)]
-    replicas = [RateLimiter(5, prefix) for _ in caches]
-    for limiter, cache in zip(replicas, caches, strict=True):
-        limiter.redis = cache
+    replicas = [RateLimiter(5, prefix, redis=cache.redis) for cache in caches]
     try:
         counts = [(await replicas[i % 2].hit("client")).count for i in range(6)]
         assert counts == [1, 2, 3, 4, 5, 6]
@@ -144,17 +142,16 @@ async def test_replicas_share_counts_through_redis() -> None:
 
 
 async def test_the_limiter_skips_redis_while_the_cache_breaker_is_open() -> None:
-    """The limiter's round trips go through RedisCache.attempt: an open breaker means no Redis call."""
+    """The limiter's round trips go through the Redis handle: an open breaker means no Redis call."""
     from service.cache import RedisCache
 
     prefix = f"dialogic-test-{uuid.uuid4().hex[:8]}"
     cache = RedisCache.from_url(REDIS_URL, prefix=prefix, ttl_s=60, timeout_ms=1000)
     now = [WINDOW_S * 2000 + 0.5]
-    limiter = RateLimiter(5, prefix, clock=lambda: now[0])
-    limiter.redis = cache
+    limiter = RateLimiter(5, prefix, clock=lambda: now[0], redis=cache.redis)
     try:
         assert [(await limiter.hit("client")).count for _ in range(2)] == [1, 2]
-        cache.breaker.trip()
+        cache.redis.breaker.trip()
         assert (await limiter.hit("client")).count == 1  # counted in process: Redis was not asked
         observer = Redis.from_url(REDIS_URL)
         assert await observer.get(f"{prefix}:rl:client:2000") == b"2"
@@ -169,8 +166,7 @@ async def test_redis_down_falls_back_to_counting_in_process() -> None:
 
     dead = RedisCache.from_url("redis://127.0.0.1:1/0", prefix="x", ttl_s=60, timeout_ms=50)
     now = [WINDOW_S * 1000 + 0.5]
-    limiter = RateLimiter(2, "x", clock=lambda: now[0])
-    limiter.redis = dead
+    limiter = RateLimiter(2, "x", clock=lambda: now[0], redis=dead.redis)
     try:
         decisions = [await limiter.hit("ip:10.0.0.1") for _ in range(3)]
         assert [d.allowed for d in decisions] == [True, True, False]

@@ -4,8 +4,8 @@ import logging
 
 import pytest
 
-from service.cache.breaker import CircuitBreaker
 from service.metrics import CACHE_BREAKER_STATE
+from service.redis.breaker import CircuitBreaker
 
 
 class Clock:

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from service.cache.resp import Endpoint, RedisError, RespClient
+from service.redis.resp import Endpoint, RedisError, RespClient
 from tests.cache.conftest import REDIS_URL
 
 

@@ -1,14 +1,21 @@
-"""A lean Redis client for the result cache: one pipelined connection, RESP2 parsed by hiredis.
+"""A lean Redis client for the request path (cache, rate limits, admin sessions): one pipelined
+connection, RESP2 parsed by hiredis.
 
-The cache makes two round trips for every uncached post (MGET, then SET), on the event loop that also
-serves HTTP. redis-py's asyncio client spent 330-400 us of that loop's CPU per MGET+SET pair (pool
-checkout, a condition, retry and timeout wrappers, its observability hooks); this client spends about
-40, which took 0.6 CPU-ms off each uncached post (README, Performance).
+Contract. It speaks RESP2 only (no RESP3, no client-side caching, no pub/sub), to one endpoint: no
+cluster, no sentinel, no replica routing. It knows AUTH (with or without a user), SELECT and TLS, and
+nothing else of a connection's setup: a URL option beyond those is refused (ValueError). From redis-py
+it takes only the URL grammar (`redis.asyncio.connection.parse_url`), so `DIALOGIC_REDIS_URL` means the
+same to it as to the job store's redis-py client; from hiredis, the reply parser. No retries: the
+caller's breaker decides when to try again. Anything else needs redis-py, as the job store uses.
+
+Why it exists: the request path makes its round trips on the event loop that also serves HTTP, and
+measured interleaved against redis-py with hiredis it costs a quarter to an eighth of the loop's CPU
+per round trip (docs/performance.md, "Redis client"; `python -m load.bench_redis`).
 
 Commands from concurrent requests share one connection: each call writes its commands at once and
 gets its replies in order, since Redis answers a connection's commands in the order they arrive. A
 reply that misses its deadline leaves the connection out of step, so the connection is closed: every
-call pending on it fails (the cache's breaker counts the failures), and the next call reconnects.
+call pending on it fails (the handle's breaker counts the failures), and the next call reconnects.
 """
 
 from __future__ import annotations
