@@ -23,13 +23,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
 
-from model import checks, onnx_int8, perturb
+from model import checks, perturb
 from model.baselines import labels_of, load_split, train_baselines
-from model.classifier import ARTIFACT_DIR, BACKENDS, LABELS, META_FILE, Classifier, softmax
 from model.data import DEFAULT_BUILD_DIR, GOLD_FILE, PACKAGE_DIR, load_labels
 from model.data.augment import variant
 from model.data.build import broadcast_tails
 from model.metrics import cohen_kappa, macro_f1, per_class, report
+from model.runtime import onnx_int8
+from model.runtime.classifier import ARTIFACT_DIR, BACKENDS, LABELS, META_FILE, Classifier, softmax
 
 CARD = Path(__file__).parent / "MODEL_CARD.md"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -450,8 +451,8 @@ def render_card(**context: Any) -> str:
     """The model card, from the Jinja2 template beside this module."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-    from model.classifier import artifact_version
     from model.data.build import MIN_RULE_PRECISION, rules_markdown
+    from model.runtime.classifier import artifact_version
 
     env = Environment(
         loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, keep_trailing_newline=True

@@ -30,7 +30,9 @@ import torch
 from tqdm import tqdm
 
 from model.calibrate import fit_temperature
-from model.classifier import (
+from model.data import DEFAULT_BUILD_DIR, read_jsonl
+from model.metrics import ece, macro_f1, nll
+from model.runtime.classifier import (
     ARTIFACT_DIR,
     LABELS,
     MAX_TOKENS,
@@ -40,9 +42,7 @@ from model.classifier import (
     pad,
     softmax,
 )
-from model.data import DEFAULT_BUILD_DIR, read_jsonl
-from model.metrics import ece, macro_f1, nll
-from model.normalize import NORMALIZE_VERSION
+from model.runtime.normalize import NORMALIZE_VERSION
 
 ARTIFACT_NAME = "dialogic-minilm"
 RUNS_DIR = Path(__file__).parent / "runs"

@@ -27,7 +27,7 @@ from service.schemas import TextError, check_text
 from service.settings import Settings
 
 if TYPE_CHECKING:
-    from model.classifier import Classifier
+    from model.runtime.classifier import Classifier
 
 PIPELINE = {
     "data build": "model.data.build",

@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from model.classifier import LABELS, Classifier, Prediction, to_prediction
-from model.normalize import normalize
+from model.runtime.classifier import LABELS, Classifier, Prediction, to_prediction
+from model.runtime.normalize import normalize
 from service.cache.base import ResultCache, Scores, cache_key
 from service.metrics import CACHE_LOOKUPS, SCORER_COALESCED, child
 from service.stats import record_scored

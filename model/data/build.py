@@ -37,7 +37,7 @@ from model.data import (
 )
 from model.data.augment import RULE_ACTS, act_of, counterfactuals
 from model.data.rules import RULES, apply_rules, rule_votes
-from model.normalize import NORMALIZE_VERSION, normalize
+from model.runtime.normalize import NORMALIZE_VERSION, normalize
 
 SPLITS = ("train", "dev", "test")
 LABEL_SET = ("broadcast", "conversation")

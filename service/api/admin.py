@@ -42,7 +42,7 @@ from litestar.response import Redirect, Template
 from litestar.types import Message, Scope, ScopeSession
 from msgspec import Struct
 
-from model.classifier import LABELS
+from model.runtime.classifier import LABELS
 from service.errors import NOT_READY, TOO_MANY_REQUESTS
 from service.ratelimit import RateLimiter
 from service.runtime import Runtime

@@ -18,7 +18,7 @@ from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, HeaderParameter
 
-from model.classifier import Classifier
+from model.runtime.classifier import Classifier
 from service.errors import (
     INVALID_REQUEST,
     INVALID_TEXT,

@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from model.classifier import LABELS
+from model.runtime.classifier import LABELS
 from service.cache.base import Scores, results_namespace
 from service.cache.breaker import CircuitBreaker
 from service.cache.memory import MemoryCache

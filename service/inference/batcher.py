@@ -26,7 +26,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from model.classifier import Classifier, Prediction
+from model.runtime.classifier import Classifier, Prediction
 from service.metrics import BATCH_SIZE, QUEUE_DEPTH, TEXTS_DROPPED
 from service.stats import WINDOW
 

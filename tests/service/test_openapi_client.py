@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from model.classifier import Classifier
+from model.runtime.classifier import Classifier
 from service.cache import MemoryCache
 from service.jobs.store import JobStore
 from service.jobs.tasks import ChunkRunner
