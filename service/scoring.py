@@ -29,7 +29,7 @@ from service.stats import record_scored
 
 Flight = asyncio.Future[dict[str, Prediction]]
 # Cache keys of recently seen raw texts: a repeated text (what the cache is for) skips normalising and
-# hashing, a tenth of a cached request's CPU (py-spy). Holds at most KEY_MEMO texts.
+# hashing, a large share of a cached request's CPU. Holds at most KEY_MEMO texts.
 KEY_MEMO = 1024
 
 
