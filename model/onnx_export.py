@@ -1,7 +1,8 @@
 """Export the shipped fp32 model to the int8 ONNX file that `model.runtime.onnx_int8` serves.
 
-The pipeline side of the int8 backend: it needs torch, so the runtime calls `build` only when an
-artifact's file does not exist yet (the first start, or the image build), and never imports it again.
+The pipeline side of the int8 backend: it needs torch, so the runtime imports it only when an
+artifact's file does not exist yet (the first start, or the image build); a process that finds the
+file never loads torch.
 Steps: export with eager attention (the pattern ONNX Runtime's BERT optimiser fuses into one Attention
 op, with fused bias-GELU) and with the last layer computed for the [CLS] row only (the one row the
 classifier reads), then dynamic int8 quantisation of the weights, per output channel. Residual adds and
