@@ -14,12 +14,13 @@ COPY service ./service
 COPY model ./model
 # EXTRAS=bulk adds Ray for `dialogic bulk` on KubeRay (k8s/bulk/): `--build-arg EXTRAS=bulk`.
 ARG EXTRAS=""
-# Then build the int8 (ONNX Runtime) model from the shipped weights, so pods start without that step
-# and never write to their read-only root filesystem. (DL3013 takes ".[extras]" for a registry name:
+# Then build the int8 (ONNX Runtime) model from the shipped weights into the installed package (-P: not
+# the source tree in the working directory), so pods start without that step and never write to their
+# read-only root filesystem. (DL3013 takes ".[extras]" for a registry name:
 # it is this source tree, pinned by its own pyproject.)
 # hadolint ignore=DL3013
 RUN pip install ".${EXTRAS:+[$EXTRAS]}" \
- && HF_HUB_OFFLINE=1 python -c "from model.classifier import Classifier; Classifier.load(backend='int8', threads=1)"
+ && HF_HUB_OFFLINE=1 python -P -c "from model.runtime.classifier import Classifier; Classifier.load(backend='int8', threads=1)"
 
 FROM python:3.11-slim
 ENV PATH=/opt/venv/bin:$PATH \

@@ -46,8 +46,8 @@ import httpx
 from load.rawhttp import Connection, ConnectionClosed
 from load.server import REPO, Server, naive_argv, serve, service_argv
 from load.texts import TextSampler, load_posts
-from model.classifier import BACKENDS, Backend, Classifier
-from model.onnx_int8 import describe_cpu
+from model.runtime.classifier import BACKENDS, Backend, Classifier
+from model.runtime.onnx_int8 import describe_cpu
 
 REPORTS = REPO / "load" / "reports"
 CLIENT_TIMEOUT_S = 10.0

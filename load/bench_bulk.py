@@ -39,8 +39,8 @@ from load.bench import REPORTS, Row, run_passes
 from load.procs import BULK_ACTORS, descendants_titled
 from load.server import REPO
 from load.texts import load_posts
-from model.classifier import Classifier
-from model.onnx_int8 import describe_cpu
+from model.runtime.classifier import Classifier
+from model.runtime.onnx_int8 import describe_cpu
 
 
 @dataclass

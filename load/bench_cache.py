@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from load.texts import TextSampler, load_posts
-from model.classifier import Classifier, Prediction
+from model.runtime.classifier import Classifier, Prediction
 from service.cache import MemoryCache, RedisCache, ResultCache
 from service.scoring import Scorer
 

@@ -1,4 +1,6 @@
-"""Dialogic's model: normalisation, classifier, data build, training and evaluation.
+"""Dialogic's model, in two parts by life cycle: `model.runtime` (normaliser, classifier, int8 session:
+what serving imports) and, in the modules beside it, the offline pipeline that makes the artifact (data
+build, training, calibration, evaluation, baselines, behavioural checks, the int8 export).
 
 Process-wide defaults for the libraries below, set here because this package is imported before torch:
 no hub access ever; no tokenizer thread pool (it deadlocks after fork); idle OpenMP threads sleep

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from model.classifier import LABELS
 from model.data import DEFAULT_BUILD_DIR, read_jsonl
 from model.metrics import report
+from model.runtime.classifier import LABELS
 
 
 def load_split(build_dir: Path, split: str) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.classifier import ARTIFACT_DIR, LABELS, META_FILE
+from model.runtime.classifier import ARTIFACT_DIR, LABELS, META_FILE
 
 
 def _nll(logits: np.ndarray, labels: np.ndarray, t: float) -> float:
@@ -48,8 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from model.classifier import Classifier
     from model.data import read_jsonl
+    from model.runtime.classifier import Classifier
 
     rows = list(read_jsonl(args.dev))
     clf = Classifier.load(args.artifact)

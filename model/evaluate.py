@@ -23,13 +23,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
 
-from model import checks, onnx_int8, perturb
+from model import checks, perturb
 from model.baselines import labels_of, load_split, train_baselines
-from model.classifier import ARTIFACT_DIR, BACKENDS, LABELS, META_FILE, Classifier, softmax
 from model.data import DEFAULT_BUILD_DIR, GOLD_FILE, PACKAGE_DIR, load_labels
 from model.data.augment import variant
 from model.data.build import broadcast_tails
 from model.metrics import cohen_kappa, macro_f1, per_class, report
+from model.runtime import onnx_int8
+from model.runtime.classifier import ARTIFACT_DIR, BACKENDS, LABELS, META_FILE, Classifier, softmax
 
 CARD = Path(__file__).parent / "MODEL_CARD.md"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -251,47 +252,39 @@ def error_summary(errors: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def evaluate(artifact: Path, build_dir: Path, backend: str = "int8", write: bool = True) -> dict[str, Any]:
-    t0 = time.time()
-    sets = {name: load_split(build_dir, name) for name in ("gold", "test")}
-    clf = Classifier.load(artifact, backend=backend)  # type: ignore[arg-type]
-    temperature = clf.temperature
-    logits = {name: clf.logits([r["text"] for r in rows]) for name, rows in sets.items()}
-    t_model = time.time() - t0
-    probs = {name: softmax(lg / temperature) for name, lg in logits.items()}
-    raw_probs = {name: softmax(lg) for name, lg in logits.items()}
-    baselines = train_baselines(build_dir)
-    base_probs = {
-        m.name: {name: m.predict_proba([r["text"] for r in rows]) for name, rows in sets.items()}
-        for m in baselines
+def system_reports(
+    sets: dict[str, list[Row]], probs: dict[str, dict[str, np.ndarray]]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Each system's report on each set, systems in the order of `probs` (the model first)."""
+    return {
+        system: {name: report(labels_of(rows), by_set[name]) for name, rows in sets.items()}
+        for system, by_set in probs.items()
     }
 
-    model_name = f"{clf.name} ({backend})"
-    results: dict[str, dict[str, dict[str, Any]]] = {
-        model_name: {name: report(labels_of(rows), probs[name]) for name, rows in sets.items()}
-    }
-    for b in baselines:
-        results[b.name] = {
-            name: report(labels_of(rows), base_probs[b.name][name]) for name, rows in sets.items()
-        }
-    uncal = {name: report(labels_of(rows), raw_probs[name]) for name, rows in sets.items()}
 
-    other = "int8" if backend == "fp32" else "fp32"
+def backend_agreement(
+    artifact: Path, backend: str, other: str, temperature: float, gold_rows: list[Row], gold_probs: np.ndarray
+) -> dict[str, Any]:
+    """The other backend on gold beside this one: macro-F1 of each, label agreement, largest score gap."""
     other_clf = Classifier.load(artifact, backend=other)  # type: ignore[arg-type]
-    gold_rows = sets["gold"]
-    gold_texts = [r["text"] for r in gold_rows]
-    other_probs = softmax(other_clf.logits(gold_texts) / temperature)
+    other_probs = softmax(other_clf.logits([r["text"] for r in gold_rows]) / temperature)
     y_gold = labels_of(gold_rows)
-    quant = {
-        backend: macro_f1(y_gold, probs["gold"].argmax(1)),
+    return {
+        backend: macro_f1(y_gold, gold_probs.argmax(1)),
         other: macro_f1(y_gold, other_probs.argmax(1)),
-        "agreement": float((other_probs.argmax(1) == probs["gold"].argmax(1)).mean()),
-        "max_abs_prob_diff": float(np.abs(other_probs - probs["gold"]).max()),
+        "agreement": float((other_probs.argmax(1) == gold_probs.argmax(1)).mean()),
+        "max_abs_prob_diff": float(np.abs(other_probs - gold_probs).max()),
         "cpu": onnx_int8.describe_cpu(),  # int8 scores depend on the CPU's int8 kernels
     }
 
-    tfidf = "TF-IDF + LR"
-    system_probs = {"model": probs["gold"], "TF-IDF+LR": base_probs[tfidf]["gold"]}
+
+def breakdowns(
+    sets: dict[str, list[Row]], model_probs: dict[str, np.ndarray], tfidf_probs: dict[str, np.ndarray]
+) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
+    """The model beside TF-IDF + LR per source, slice, language and gold pool, and per form x label cell:
+    the card's tables, the figures stored in dialogic.json, and the cells."""
+    gold_rows, test_rows = sets["gold"], sets["test"]
+    system_probs = {"model": model_probs["gold"], "TF-IDF+LR": tfidf_probs["gold"]}
     tables: dict[str, str] = {}
     stored: dict[str, Any] = {}
     sources = sorted({r["source"] for r in gold_rows})
@@ -307,22 +300,29 @@ def evaluate(artifact: Path, build_dir: Path, backend: str = "int8", write: bool
     tables["languages"], stored["languages_gold"] = breakdown_table(
         "language", {k: [x == k for x in lang_of] for k in (*LANGUAGES, "other")}, gold_rows, system_probs
     )
-    org = [r.get("pool") == "organisations" for r in gold_rows]
+    org = organisation_mask(gold_rows)
     tables["pools"], stored["pools_gold"] = breakdown_table(
         "gold set",
         {"organisation posts (labelled 2026-12)": org, "original gold": [not o for o in org]},
         gold_rows,
         system_probs,
     )
-    tables["cells"], cells = form_cells(gold_rows, probs["gold"])
-    test_rows = sets["test"]
+    tables["cells"], cells = form_cells(gold_rows, model_probs["gold"])
     tables["test_sources"], _ = breakdown_table(
         "source",
         {s: [r["source"] == s for r in test_rows] for s in sorted({r["source"] for r in test_rows})},
         test_rows,
-        {"model": probs["test"], "TF-IDF+LR": base_probs[tfidf]["test"]},
+        {"model": model_probs["test"], "TF-IDF+LR": tfidf_probs["test"]},
     )
+    return tables, stored, cells
 
+
+def organisation_mask(rows: list[Row]) -> list[bool]:
+    return [r.get("pool") == "organisations" for r in rows]
+
+
+def counterfactual_report(clf: Classifier, gold_rows: list[Row]) -> dict[str, Any]:
+    """Accuracy on gold posts in another form (`counterfactual_gold`), overall and per change."""
     swapped = counterfactual_gold(gold_rows)
     swapped_labels = [p.label for p in clf.predict([t for _, _, t in swapped])]
     cf_ops: dict[str, list[int]] = {}
@@ -330,16 +330,19 @@ def evaluate(artifact: Path, build_dir: Path, backend: str = "int8", write: bool
         cf_ops.setdefault(op, [0, 0])
         cf_ops[op][0] += got == r["label"]
         cf_ops[op][1] += 1
-    cf_total = [sum(v[0] for v in cf_ops.values()), sum(v[1] for v in cf_ops.values())]
+    right, n = sum(v[0] for v in cf_ops.values()), sum(v[1] for v in cf_ops.values())
+    return {"accuracy": round(right / max(1, n), 4), "n": n, "by_change": cf_ops}
 
-    suite = checks.load_suite()
-    suite_report = checks.run(suite, lambda texts: [p.label for p in clf.predict(texts)])
-    tables["suite"] = checks.markdown(suite_report, suite)
 
-    gold_r = results[model_name]["gold"]
-    org_r = subset_report(gold_rows, probs["gold"], org)
+def targets_met(
+    gold_r: dict[str, Any],
+    tfidf_gold: dict[str, Any],
+    org_r: dict[str, Any] | None,
+    cells: dict[str, Any],
+    suite_report: checks.SuiteReport,
+) -> dict[str, bool]:
     judged = {k: v for k, v in cells.items() if v["judged"]}
-    targets = {
+    return {
         f"gold macro-F1 >= {TARGETS['gold_macro_f1']}": gold_r["macro_f1"] >= TARGETS["gold_macro_f1"],
         f"every judged form x label cell F1 >= {TARGETS['cell_f1']}": all(
             v["f1"] >= TARGETS["cell_f1"] for v in judged.values()
@@ -350,9 +353,71 @@ def evaluate(artifact: Path, build_dir: Path, backend: str = "int8", write: bool
         f"gold ECE <= {TARGETS['ece']}": gold_r["ece"] <= TARGETS["ece"],
         f"organisation-slice ECE <= {TARGETS['ece']}": org_r is not None and org_r["ece"] <= TARGETS["ece"],
         "gold macro-F1 >= TF-IDF + 0.05": gold_r["macro_f1"]
-        >= results[tfidf]["gold"]["macro_f1"] + TARGETS["margin_over_tfidf"],
+        >= tfidf_gold["macro_f1"] + TARGETS["margin_over_tfidf"],
     }
-    errors = error_rows(gold_rows, probs["gold"])
+
+
+def print_report(
+    results: dict[str, dict[str, dict[str, Any]]],
+    uncal: dict[str, dict[str, Any]],
+    temperature: float,
+    tables: dict[str, str],
+    metrics: dict[str, Any],
+    backend: str,
+    other: str,
+) -> None:
+    print(headline_table(results))
+    print(
+        f"\nuncalibrated ECE (T=1): gold {fmt(uncal['gold']['ece'])}, test {fmt(uncal['test']['ece'])}; "
+        f"temperature {temperature:.3f}"
+    )
+    for name in ("cells", "languages", "pools", "sources", "slices", "suite"):
+        print(f"\n{name}\n{tables[name]}")
+    print(f"\ncounterfactual gold: {json.dumps(metrics['counterfactual_gold'])}")
+    print(f"\n{backend} vs {other} on gold: " + json.dumps(metrics["quantization_gold"]))
+    print("targets: " + json.dumps(metrics["targets"], indent=1))
+
+
+def write_results(artifact: Path, build_dir: Path, metrics: dict[str, Any], **card: Any) -> None:
+    """The metrics into the artifact's dialogic.json, and the model card rendered from them."""
+    meta_path = artifact / META_FILE
+    meta = json.loads(meta_path.read_text())
+    meta["metrics"] = metrics
+    meta_path.write_text(json.dumps(meta, indent=1, ensure_ascii=False))
+    summary_path = build_dir / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    CARD.write_text(
+        render_card(meta=meta, summary=summary, artifact=artifact, agreement=annotator_agreement(), **card)
+    )
+    print(f"\nwrote metrics to {meta_path} and {CARD}")
+
+
+def evaluate(artifact: Path, build_dir: Path, backend: str = "int8", write: bool = True) -> dict[str, Any]:
+    """Every figure of the card, in named steps: score, compare, break down, check, store."""
+    t0 = time.time()
+    sets = {name: load_split(build_dir, name) for name in ("gold", "test")}
+    clf = Classifier.load(artifact, backend=backend)  # type: ignore[arg-type]
+    temperature = clf.temperature
+    logits = {name: clf.logits([r["text"] for r in rows]) for name, rows in sets.items()}
+    t_model = time.time() - t0
+    probs = {name: softmax(lg / temperature) for name, lg in logits.items()}
+    baselines = train_baselines(build_dir)
+    model_name, tfidf = f"{clf.name} ({backend})", "TF-IDF + LR"
+    base_probs = {
+        m.name: {name: m.predict_proba([r["text"] for r in rows]) for name, rows in sets.items()}
+        for m in baselines
+    }
+    results = system_reports(sets, {model_name: probs, **base_probs})
+    uncal = system_reports(sets, {"T=1": {name: softmax(lg) for name, lg in logits.items()}})["T=1"]
+    other = "int8" if backend == "fp32" else "fp32"
+    quant = backend_agreement(artifact, backend, other, temperature, sets["gold"], probs["gold"])
+    tables, stored, cells = breakdowns(sets, probs, base_probs[tfidf])
+    suite = checks.load_suite()
+    suite_report = checks.run(suite, lambda texts: [p.label for p in clf.predict(texts)])
+    tables["suite"] = checks.markdown(suite_report, suite)
+    gold_r = results[model_name]["gold"]
+    org_r = subset_report(sets["gold"], probs["gold"], organisation_mask(sets["gold"]))
+    targets = targets_met(gold_r, results[tfidf]["gold"], org_r, cells, suite_report)
     metrics = {
         "evaluated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "backend": backend,
@@ -367,52 +432,28 @@ def evaluate(artifact: Path, build_dir: Path, backend: str = "int8", write: bool
         "quantization_gold": {k: round(v, 4) if isinstance(v, float) else v for k, v in quant.items()},
         **stored,
         "form_cells_gold": cells,
-        "counterfactual_gold": {
-            "accuracy": round(cf_total[0] / max(1, cf_total[1]), 4),
-            "n": cf_total[1],
-            "by_change": cf_ops,
-        },
+        "counterfactual_gold": counterfactual_report(clf, sets["gold"]),
         "behaviour": suite_report.as_dict(),
         "targets": targets,
         "model_seconds_per_1000": round(1000 * t_model / max(1, sum(len(r) for r in sets.values())), 1),
     }
-
-    print(headline_table(results))
-    print(
-        f"\nuncalibrated ECE (T=1): gold {fmt(uncal['gold']['ece'])}, test {fmt(uncal['test']['ece'])}; "
-        f"temperature {temperature:.3f}"
-    )
-    for name in ("cells", "languages", "pools", "sources", "slices", "suite"):
-        print(f"\n{name}\n{tables[name]}")
-    print(f"\ncounterfactual gold: {json.dumps(metrics['counterfactual_gold'])}")
-    print(f"\n{backend} vs {other} on gold: " + json.dumps(metrics["quantization_gold"]))
-    print("targets: " + json.dumps(targets, indent=1))
-
+    print_report(results, uncal, temperature, tables, metrics, backend, other)
     if write:
-        meta_path = artifact / META_FILE
-        meta = json.loads(meta_path.read_text())
-        meta["metrics"] = metrics
-        meta_path.write_text(json.dumps(meta, indent=1, ensure_ascii=False))
-        summary_path = build_dir / "summary.json"
-        CARD.write_text(
-            render_card(
-                meta=meta,
-                summary=json.loads(summary_path.read_text()) if summary_path.exists() else {},
-                results=results,
-                uncal=uncal,
-                temperature=temperature,
-                tables=tables,
-                quant=quant,
-                backend=backend,
-                other=other,
-                targets=targets,
-                errors=errors,
-                model_name=model_name,
-                artifact=artifact,
-                agreement=annotator_agreement(),
-            )
+        write_results(
+            artifact,
+            build_dir,
+            metrics,
+            results=results,
+            uncal=uncal,
+            temperature=temperature,
+            tables=tables,
+            quant=quant,
+            backend=backend,
+            other=other,
+            targets=targets,
+            errors=error_rows(sets["gold"], probs["gold"]),
+            model_name=model_name,
         )
-        print(f"\nwrote metrics to {meta_path} and {CARD}")
     return metrics
 
 
@@ -450,8 +491,8 @@ def render_card(**context: Any) -> str:
     """The model card, from the Jinja2 template beside this module."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-    from model.classifier import artifact_version
     from model.data.build import MIN_RULE_PRECISION, rules_markdown
+    from model.runtime.classifier import artifact_version
 
     env = Environment(
         loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, keep_trailing_newline=True

@@ -1,6 +1,6 @@
 """Metric functions shared by training, calibration, baselines and evaluation (one definition each).
 
-Labels are integer indices into `model.classifier.LABELS` (0 = broadcast, 1 = conversation);
+Labels are integer indices into `model.runtime.classifier.LABELS` (0 = broadcast, 1 = conversation);
 `probs` is an (n, k) array of class probabilities whose rows sum to 1.
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from model.classifier import LABELS
+from model.runtime.classifier import LABELS
 
 
 def _arr(x: Sequence[int] | np.ndarray) -> np.ndarray:

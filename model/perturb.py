@@ -14,7 +14,7 @@ import hashlib
 import re
 from collections.abc import Callable, Sequence
 
-from model.normalize import normalize
+from model.runtime.normalize import normalize
 
 _LEADING_HANDLES = re.compile(r"^(?:\.?@user[\s,:;.]*)+")
 _LINK = re.compile(r"\s*\bhttp\b")

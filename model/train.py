@@ -30,7 +30,9 @@ import torch
 from tqdm import tqdm
 
 from model.calibrate import fit_temperature
-from model.classifier import (
+from model.data import DEFAULT_BUILD_DIR, read_jsonl
+from model.metrics import ece, macro_f1, nll
+from model.runtime.classifier import (
     ARTIFACT_DIR,
     LABELS,
     MAX_TOKENS,
@@ -40,9 +42,7 @@ from model.classifier import (
     pad,
     softmax,
 )
-from model.data import DEFAULT_BUILD_DIR, read_jsonl
-from model.metrics import ece, macro_f1, nll
-from model.normalize import NORMALIZE_VERSION
+from model.runtime.normalize import NORMALIZE_VERSION
 
 ARTIFACT_NAME = "dialogic-minilm"
 RUNS_DIR = Path(__file__).parent / "runs"
@@ -191,116 +191,161 @@ def dev_score(model: Any, dev: Encoded, dev_cf: Encoded | None, pad_id: int) -> 
     return (f1 + cf_f1) / 2, rec
 
 
+class TrainingRun:
+    """One training loop's state, a step at a time: weighted cross-entropy on a batch, the schedule refitted
+    to the time budget, an evaluation every `plan.eval_every` steps, early stopping with patience and the
+    best checkpoint kept. `stop_reason` is set once the loop should end."""
+
+    def __init__(
+        self,
+        model: Any,
+        data: dict[str, Encoded | None],
+        pad_id: int,
+        args: argparse.Namespace,
+        t_start: float,
+    ) -> None:
+        train_set, dev = data["train"], data["dev"]
+        assert train_set is not None and dev is not None
+        self.model, self.train_set, self.dev, self.dev_cf = model, train_set, dev, data["dev_cf"]
+        self.pad_id, self.args, self.t_start = pad_id, args, t_start
+        self.steps_per_epoch = math.ceil(len(train_set.ids) / args.batch_size)
+        self.plan = Plan(args, self.steps_per_epoch)
+        self.optimizer = optimizer_for(model, args)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.plan.lr_factor)
+        self.y, self.w = torch.from_numpy(train_set.y), torch.from_numpy(train_set.weights)
+        self.history: list[dict[str, Any]] = []
+        self.best: dict[str, Any] = {"score": -1.0, "state": None, "step": 0}
+        self.bad_evals = self.step = self.seen = 0
+        self.stop_reason: str | None = None
+        self.t_train = time.time()
+        self.bar = tqdm(total=self.plan.total, desc="train", unit="step", dynamic_ncols=True, file=sys.stderr)
+
+    def step_on(self, batch: list[int]) -> None:
+        loss = self.optimise(batch)
+        self.step += 1
+        self.seen += len(batch)
+        self.bar.update(1)
+        if self.step == 30 or self.step % 200 == 0:
+            eval_s = self.history[-1]["eval_s"] if self.history else 0.0
+            self.plan.refit(self.step, time.time() - self.t_start, time.time() - self.t_train, eval_s)
+            self.bar.total = self.plan.total
+            self.bar.refresh()
+        self.bar.set_postfix(loss=f"{loss:.3f}", ex_s=f"{self.seen / (time.time() - self.t_train):.0f}")
+        if (self.step % self.plan.eval_every == 0 or self.step >= self.plan.total) and self.evaluate(loss):
+            self.stop_reason = f"early stop: no dev gain in {self.args.patience} evaluations"
+        elif self.step >= self.plan.total:
+            cut_short = self.step < int(self.args.epochs * self.steps_per_epoch) and not self.args.max_steps
+            self.stop_reason = "time budget" if cut_short else "schedule finished"
+
+    def optimise(self, batch: list[int]) -> float:
+        """One optimiser step on `batch`; its loss."""
+        self.model.train()
+        logits = self.model(**collate([self.train_set.ids[i] for i in batch], self.pad_id)).logits
+        loss_each = torch.nn.functional.cross_entropy(logits, self.y[batch], reduction="none")
+        loss = (loss_each * self.w[batch]).sum() / self.w[batch].sum()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return float(loss.item())
+
+    def evaluate(self, loss: float) -> bool:
+        """Score dev, keep the checkpoint if it is the best so far; True once patience has run out."""
+        t_eval = time.time()
+        score, rec = dev_score(self.model, self.dev, self.dev_cf, self.pad_id)
+        rec = {
+            "step": self.step,
+            "epoch": round(self.step / self.steps_per_epoch, 2),
+            **rec,
+            "score": round(score, 4),
+            "loss": round(loss, 4),
+            "elapsed_s": round(time.time() - self.t_start, 1),
+            "eval_s": round(time.time() - t_eval, 1),
+        }
+        self.history.append(rec)
+        tqdm.write(json.dumps(rec), file=sys.stderr)
+        if score > self.best["score"] + 1e-4:
+            state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            self.best = {"score": score, "f1": rec["dev_macro_f1"], "step": self.step, "state": state}
+            self.bad_evals = 0
+            return False
+        self.bad_evals += 1
+        return self.bad_evals >= self.args.patience
+
+    def finish(self) -> dict[str, Any]:
+        """The best checkpoint loaded back into the model, and what the run did."""
+        self.bar.close()
+        train_s = time.time() - self.t_train
+        self.model.load_state_dict(self.best["state"])
+        self.model.eval()
+        return {
+            "history": self.history,
+            "best": self.best,
+            "steps": self.step,
+            "steps_per_epoch": self.steps_per_epoch,
+            "stop_reason": self.stop_reason,
+            "train_s": train_s,
+            "seen": self.seen,
+        }
+
+
 def fit(
     model: Any, data: dict[str, Encoded | None], pad_id: int, args: argparse.Namespace, t_start: float
 ) -> dict[str, Any]:
-    """The training loop: weighted cross-entropy on length-bucketed batches, an evaluation every
-    `plan.eval_every` steps, early stopping with patience, the best checkpoint kept."""
-    train_set, dev, dev_cf = data["train"], data["dev"], data["dev_cf"]
-    assert train_set is not None and dev is not None
-    steps_per_epoch = math.ceil(len(train_set.ids) / args.batch_size)
-    plan = Plan(args, steps_per_epoch)
-    optimizer = optimizer_for(model, args)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, plan.lr_factor)
-    y, w = torch.from_numpy(train_set.y), torch.from_numpy(train_set.weights)
+    """The training loop: epochs of length-bucketed batches until the run says stop."""
+    run = TrainingRun(model, data, pad_id, args, t_start)
     rng = random.Random(args.seed)
-    history: list[dict[str, Any]] = []
-    best: dict[str, Any] = {"score": -1.0, "state": None, "step": 0}
-    bad_evals = step = seen = 0
-    stop_reason = "schedule finished"
-    t_train = time.time()
-    bar = tqdm(total=plan.total, desc="train", unit="step", dynamic_ncols=True, file=sys.stderr)
-    while stop_reason == "schedule finished" and step < plan.total:
-        for batch in bucketed_batches([len(x) for x in train_set.ids], args.batch_size, rng):
-            model.train()
-            logits = model(**collate([train_set.ids[i] for i in batch], pad_id)).logits
-            loss_each = torch.nn.functional.cross_entropy(logits, y[batch], reduction="none")
-            loss = (loss_each * w[batch]).sum() / w[batch].sum()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
-            seen += len(batch)
-            bar.update(1)
-            if step == 30 or step % 200 == 0:
-                eval_s = history[-1]["eval_s"] if history else 0.0
-                plan.refit(step, time.time() - t_start, time.time() - t_train, eval_s)
-                bar.total = plan.total
-                bar.refresh()
-            bar.set_postfix(loss=f"{loss.item():.3f}", ex_s=f"{seen / (time.time() - t_train):.0f}")
-            if step % plan.eval_every == 0 or step >= plan.total:
-                t_eval = time.time()
-                score, rec = dev_score(model, dev, dev_cf, pad_id)
-                rec = {
-                    "step": step,
-                    "epoch": round(step / steps_per_epoch, 2),
-                    **rec,
-                    "score": round(score, 4),
-                    "loss": round(loss.item(), 4),
-                    "elapsed_s": round(time.time() - t_start, 1),
-                    "eval_s": round(time.time() - t_eval, 1),
-                }
-                history.append(rec)
-                tqdm.write(json.dumps(rec), file=sys.stderr)
-                if score > best["score"] + 1e-4:
-                    best = {
-                        "score": score,
-                        "f1": rec["dev_macro_f1"],
-                        "step": step,
-                        "state": {k: v.detach().clone() for k, v in model.state_dict().items()},
-                    }
-                    bad_evals = 0
-                else:
-                    bad_evals += 1
-                    if bad_evals >= args.patience:
-                        stop_reason = f"early stop: no dev gain in {args.patience} evaluations"
-                        break
-            if step >= plan.total:
-                if step < int(args.epochs * steps_per_epoch) and not args.max_steps:
-                    stop_reason = "time budget"
+    while run.stop_reason is None:
+        for batch in bucketed_batches([len(x) for x in run.train_set.ids], args.batch_size, rng):
+            run.step_on(batch)
+            if run.stop_reason is not None:
                 break
-    bar.close()
-    train_s = time.time() - t_train
-    model.load_state_dict(best["state"])
-    model.eval()
-    return {
-        "history": history,
-        "best": best,
-        "steps": step,
-        "steps_per_epoch": steps_per_epoch,
-        "stop_reason": stop_reason,
-        "train_s": train_s,
-        "seen": seen,
-    }
+    return run.finish()
 
 
-def train(args: argparse.Namespace) -> dict[str, Any]:
-    t_start = time.time()
-    torch.set_num_threads(args.threads)
-    seed_everything(args.seed)
-    build_dir = Path(args.build)
-    rows = load_build(build_dir, args.limit)
-    model, tokenizer = Classifier.fresh(args.seed)
-    pad_id = tokenizer.pad_token_id
-    data = {name: Encoded.of(tokenizer, r, args.max_length) if r else None for name, r in rows.items()}
-    run = fit(model, data, pad_id, args, t_start)
+@dataclass
+class Calibration:
+    """The temperature fitted on dev and its counterfactual copies, and dev's scores with and without it."""
 
-    # Calibrate on dev and its counterfactual copies: the scores must hold for posts in any form.
+    temperature: float
+    rows: int
+    dev_probs: np.ndarray
+    dev_ece: float
+    dev_ece_uncalibrated: float
+
+
+def calibrate(
+    model: Any,
+    tokenizer: Any,
+    rows: dict[str, list[dict[str, Any]]],
+    dev: Encoded,
+    pad_id: int,
+    max_length: int,
+) -> Calibration:
+    """Calibrate on dev and its counterfactual copies: the scores must hold for posts in any form."""
     calib_rows = rows["dev"] + rows["dev_cf"]
-    calib = Encoded.of(tokenizer, calib_rows, args.max_length)
-    calib_logits = predict_logits(model, calib.ids, pad_id)
-    temperature = fit_temperature(calib_logits, calib.y)
-    dev = data["dev"]
-    assert dev is not None
+    calib = Encoded.of(tokenizer, calib_rows, max_length)
+    temperature = fit_temperature(predict_logits(model, calib.ids, pad_id), calib.y)
     dev_logits = predict_logits(model, dev.ids, pad_id)
     dev_probs = softmax(dev_logits / temperature)
-    out = Path(args.out)
-    meta: dict[str, Any] = {
+    return Calibration(
+        temperature,
+        len(calib_rows),
+        dev_probs,
+        round(ece(dev_probs, dev.y), 4),
+        round(ece(softmax(dev_logits), dev.y), 4),
+    )
+
+
+def artifact_meta(
+    args: argparse.Namespace, run: dict[str, Any], calibration: Calibration, data: dict[str, Any]
+) -> dict[str, Any]:
+    """dialogic.json: what the artifact is, how it was trained and on what (metrics come from evaluate)."""
+    return {
         "name": ARTIFACT_NAME,
         "labels": list(LABELS),
-        "temperature": temperature,
+        "temperature": calibration.temperature,
         "normalize_version": NORMALIZE_VERSION,  # the version the training texts were normalised with
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "base_model": "sentence-transformers/all-MiniLM-L6-v2",
@@ -323,15 +368,34 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             "threads": args.threads,
             "dev_macro_f1": run["best"]["f1"],
             "selection_score": round(run["best"]["score"], 4),
-            "calibration_rows": len(calib_rows),
-            "dev_ece_calibrated": round(ece(dev_probs, dev.y), 4),
-            "dev_ece_uncalibrated": round(ece(softmax(dev_logits), dev.y), 4),
+            "calibration_rows": calibration.rows,
+            "dev_ece_calibrated": calibration.dev_ece,
+            "dev_ece_uncalibrated": calibration.dev_ece_uncalibrated,
         },
-        "data": data_summary(build_dir, len(rows["train"]), len(rows["dev"])),
+        "data": data,
         "metrics": {},
     }
+
+
+def train(args: argparse.Namespace) -> dict[str, Any]:
+    t_start = time.time()
+    torch.set_num_threads(args.threads)
+    seed_everything(args.seed)
+    build_dir = Path(args.build)
+    rows = load_build(build_dir, args.limit)
+    model, tokenizer = Classifier.fresh(args.seed)
+    pad_id = tokenizer.pad_token_id
+    data = {name: Encoded.of(tokenizer, r, args.max_length) if r else None for name, r in rows.items()}
+    run = fit(model, data, pad_id, args, t_start)
+    dev = data["dev"]
+    assert dev is not None
+    calibration = calibrate(model, tokenizer, rows, dev, pad_id, args.max_length)
+    out = Path(args.out)
+    meta = artifact_meta(
+        args, run, calibration, data_summary(build_dir, len(rows["train"]), len(rows["dev"]))
+    )
     save_artifact(model, tokenizer, out, meta)
-    meta["training"]["roundtrip"] = check_roundtrip(out, rows["dev"], dev_probs)
+    meta["training"]["roundtrip"] = check_roundtrip(out, rows["dev"], calibration.dev_probs)
     (out / META_FILE).write_text(json.dumps(meta, indent=1, ensure_ascii=False))
     run_dir = RUNS_DIR / time.strftime("%Y%m%d-%H%M%S")
     run_dir.mkdir(parents=True, exist_ok=True)

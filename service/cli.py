@@ -28,7 +28,7 @@ from service.schemas import TextError, check_text
 from service.settings import Settings
 
 if TYPE_CHECKING:
-    from model.classifier import Classifier
+    from model.runtime.classifier import Classifier
     from service.scoring import Scored
 
 PIPELINE = {

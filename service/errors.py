@@ -1,7 +1,7 @@
 """Every error leaves the service one way: an RFC 9457 problem document (application/problem+json).
 
 Litestar's own exceptions (404, 405, 413, malformed JSON, schema validation) and ours are all mapped
-here, so clients parse one shape and tests check one shape. Status choices, documented in the README:
+here, so clients parse one shape and tests check one shape. Status choices, documented in docs/api.md:
 schema errors (wrong type, unknown or missing field, malformed JSON) are 400, as Litestar's validation
 reports them; well-formed but unacceptable text (empty, whitespace, too long) is 422; a batch with more
 items than allowed is 413, like an oversized body; a full model queue, a missed model deadline or a

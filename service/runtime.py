@@ -12,7 +12,7 @@ from typing import Literal, cast
 
 from litestar.datastructures import State
 
-from model.classifier import Backend, Classifier
+from model.runtime.classifier import Backend, Classifier
 from service.cache.base import ResultCache
 from service.errors import NOT_READY
 from service.inference.batcher import Batcher

@@ -21,14 +21,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from model.classifier import LABELS, Classifier, Prediction, to_prediction
-from model.normalize import normalize
+from model.runtime.classifier import LABELS, Classifier, Prediction, to_prediction
+from model.runtime.normalize import normalize
 from service import recorder
 from service.cache.base import ResultCache, Scores, cache_key
 
 Flight = asyncio.Future[dict[str, Prediction]]
 # Cache keys of recently seen raw texts: a repeated text (what the cache is for) skips normalising and
-# hashing, a tenth of a cached request's CPU (py-spy). Holds at most KEY_MEMO texts.
+# hashing, a large share of a cached request's CPU. Holds at most KEY_MEMO texts.
 KEY_MEMO = 1024
 
 

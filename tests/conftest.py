@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from litestar import Litestar
     from litestar.testing import TestClient
 
-    from model.classifier import Classifier
+    from model.runtime.classifier import Classifier
     from service.runtime import Runtime
     from service.settings import Settings
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-from model.classifier import Classifier
+from model.runtime.classifier import Classifier
 from service import app as app_module
 from service.cli import server_options
 from service.settings import Settings

@@ -13,7 +13,7 @@ import msgspec
 import uvicorn
 from litestar import Litestar, get, post
 
-from model.classifier import Backend, Classifier
+from model.runtime.classifier import Backend, Classifier
 from service.settings import Settings
 
 

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
             bad += bool(found)
         return 1 if bad else 0
 
-    from model.classifier import ARTIFACT_DIR, Classifier
+    from model.runtime.classifier import ARTIFACT_DIR, Classifier
 
     clf = Classifier.load(args.artifact or ARTIFACT_DIR, backend=args.backend, threads=1)
     suite = load_suite()

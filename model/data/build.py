@@ -37,7 +37,7 @@ from model.data import (
 )
 from model.data.augment import RULE_ACTS, act_of, counterfactuals
 from model.data.rules import RULES, apply_rules, rule_votes
-from model.normalize import NORMALIZE_VERSION, normalize
+from model.runtime.normalize import NORMALIZE_VERSION, normalize
 
 SPLITS = ("train", "dev", "test")
 LABEL_SET = ("broadcast", "conversation")
@@ -281,6 +281,54 @@ def broadcast_tails(rows: list[dict[str, Any]]) -> list[str]:
     return sorted(r["text"] for r in rows if r["label"] == "broadcast" and r["act"] in TAIL_ACTS)
 
 
+def eval_splits(
+    candidates: dict[str, list[dict[str, Any]]], banned: set[str]
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, int]]]:
+    """Test, then dev, each without near-duplicates of gold or of the split before it. `banned` (the
+    near-duplicate keys of gold) grows by each split's keys."""
+    splits: dict[str, list[dict[str, Any]]] = {}
+    leak_report: dict[str, dict[str, int]] = {}
+    for split in ("test", "dev"):
+        kept, leaked, collapsed = dedupe(candidates[split], banned)
+        splits[split] = kept
+        leak_report[split] = {"near_dup_of_earlier_split": leaked, "near_dup_collapsed": collapsed}
+        banned |= {dup_key(r["text"]) for r in kept}
+    return splits, leak_report
+
+
+def train_split(
+    pool: list[dict[str, Any]], banned: set[str], max_class_ratio: float, rng: random.Random
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Train from its candidate pool: no near-duplicate of an evaluation text, weak rows of the majority
+    class capped, counterfactual copies added, shuffled; and the near-duplicate counts."""
+    kept, leaked, collapsed = dedupe(pool, banned)
+    train = balanced(kept, max_class_ratio, rng)
+    train += with_counterfactuals(train, banned)
+    rng.shuffle(train)
+    return train, {"near_dup_of_earlier_split": leaked, "near_dup_collapsed": collapsed}
+
+
+def set_tables(sets: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Rows per origin and label, and per language, of each set: the datasheet's tables."""
+    return {
+        "counts": {name: count_table(rows) for name, rows in sets.items()},
+        "languages": {
+            name: dict(Counter(r["lang"] or "null" for r in rows).most_common())
+            for name, rows in sets.items()
+        },
+    }
+
+
+def write_build(
+    out_dir: Path, splits: dict[str, list[dict[str, Any]]], gold_rows: list[dict[str, Any]], dev_cf: list[Any]
+) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for split in SPLITS:
+        write_jsonl(out_dir / f"{split}.jsonl", splits[split])
+    write_jsonl(out_dir / "gold.jsonl", gold_rows)
+    write_jsonl(out_dir / "dev_counterfactual.jsonl", dev_cf)
+
+
 def build(
     data_dir: Path,
     out_dir: Path,
@@ -293,6 +341,8 @@ def build(
     read_file: Path = READ_LABELS_FILE,
     written_file: Path = WRITTEN_FILE,
 ) -> dict[str, Any]:
+    """Read the sources and the labels, make the splits (evaluation first, so train can avoid their
+    texts), write them and the datasheet; the summary is returned and written as summary.json."""
     t0 = time.time()
     records = load_sources(data_dir)
     by_id = {r["id"]: r for r in records}
@@ -304,36 +354,20 @@ def build(
 
     gold_rows = [read_example(by_id[i], v, 1.0) for i, v in sorted(gold.items())]
     banned = {dup_key(r["text"]) for r in gold_rows}
-    splits: dict[str, list[dict[str, Any]]] = {}
-    leak_report: dict[str, dict[str, int]] = {}
-    for split in ("test", "dev"):
-        kept, leaked, collapsed = dedupe(candidates[split], banned)
-        splits[split] = kept
-        leak_report[split] = {"near_dup_of_earlier_split": leaked, "near_dup_collapsed": collapsed}
-        banned |= {dup_key(r["text"]) for r in kept}
+    splits, leak_report = eval_splits(candidates, banned)
     # Dev posts in another form: model selection and calibration must hold for the act in any form.
     dev_cf = counterfactuals(splits["dev"], broadcast_tails(splits["dev"]))
     banned |= {dup_key(r["text"]) for r in dev_cf}
-
     pool = (
         candidates["train"]
         + written_examples(written_file, written_weight)
         + capped_weak(weak_pool, weak_cap, rng)
     )
-    kept, leaked, collapsed = dedupe(pool, banned)
-    leak_report["train"] = {"near_dup_of_earlier_split": leaked, "near_dup_collapsed": collapsed}
-    train = balanced(kept, max_class_ratio, rng)
-    train += with_counterfactuals(train, banned)
-    rng.shuffle(train)
-    splits["train"] = train
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for split in SPLITS:
-        write_jsonl(out_dir / f"{split}.jsonl", splits[split])
-    write_jsonl(out_dir / "gold.jsonl", gold_rows)
-    write_jsonl(out_dir / "dev_counterfactual.jsonl", dev_cf)
+    splits["train"], leak_report["train"] = train_split(pool, banned, max_class_ratio, rng)
+    write_build(out_dir, splits, gold_rows, dev_cf)
 
     hard = {i: v for i, v in read.items() if v.get("pool") == "hard-form"}
+    train = splits["train"]
     summary: dict[str, Any] = {
         "normalize_version": NORMALIZE_VERSION,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -353,11 +387,7 @@ def build(
         "written_weight": written_weight,
         "max_class_ratio": max_class_ratio,
         "near_duplicates": leak_report,
-        "counts": {split: count_table(rows) for split, rows in [*splits.items(), ("gold", gold_rows)]},
-        "languages": {
-            split: dict(Counter(r["lang"] or "null" for r in rows).most_common())
-            for split, rows in [*splits.items(), ("gold", gold_rows)]
-        },
+        **set_tables({**splits, "gold": gold_rows}),
         "rules": rule_report(records, {"gold": gold, "read": read, "hard": hard}),
         "seconds": round(time.time() - t0, 1),
     }

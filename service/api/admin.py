@@ -40,7 +40,7 @@ from litestar.response import Redirect, Template
 from litestar.types import Message, Scope
 from msgspec import Struct
 
-from model.classifier import LABELS
+from model.runtime.classifier import LABELS
 from service import recorder
 from service.api.view_helpers import utc
 from service.errors import NOT_READY, TOO_MANY_REQUESTS

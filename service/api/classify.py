@@ -1,7 +1,7 @@
 """POST /v1/classify and /v1/classify/batch: validate, score through the Scorer, shape the response.
 
 The handlers take one dependency, the runtime: with several, Litestar resolves them concurrently in
-a task group, which cost more than the rest of a cached request's handler (py-spy, 2026-11-23).
+a task group, which cost more than the rest of a cached request's handler (docs/performance.md).
 
 Batch items are validated one by one (same struct, same content rule as the single endpoint), so a
 bad item becomes an error object in its slot while its neighbours are scored.
@@ -18,7 +18,7 @@ from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, HeaderParameter
 
-from model.classifier import Classifier
+from model.runtime.classifier import Classifier
 from service.deadline import DEADLINE_OPT, MAX_TIMEOUT_MS, TIMEOUT_HEADER, client_deadline
 from service.errors import (
     INVALID_REQUEST,

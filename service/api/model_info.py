@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Controller, get
 from litestar.di import NamedDependency
 
-from model.classifier import LABELS, Classifier
+from model.runtime.classifier import LABELS, Classifier
 from service.errors import problem_responses
 from service.schemas import ModelInfo
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import pyarrow as pa
 import ray.data
 
-from model.classifier import LABELS, Prediction
+from model.runtime.classifier import LABELS, Prediction
 from service.cache.memory import MemoryCache
 from service.runtime import load_classifier
 from service.scoring import Scorer

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from model.normalize import NORMALIZE_VERSION
+from model.runtime.normalize import NORMALIZE_VERSION
 
 Scores = dict[str, float]
 

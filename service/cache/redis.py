@@ -15,7 +15,7 @@ import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from model.classifier import LABELS
+from model.runtime.classifier import LABELS
 from service.cache.base import Scores, results_namespace
 from service.cache.memory import MemoryCache
 from service.metrics import CACHE_ERRORS

@@ -2,17 +2,16 @@
 
 The event loop never runs the model: `workers` threads do, each taking a micro-batch from one shared
 queue (up to `max_size` texts, waiting at most `max_wait_ms` after the first) and running it as
-one-thread forward passes of similar-length texts (`Classifier.predict` buckets by token count). On 2
-CPUs, single-threaded passes side by side beat one 2-thread pass by 1.5x (int8) to 2.2x (fp32): small
-matrices do not split well across threads. The runtimes release the GIL during a pass, so the loop
-keeps answering while the CPUs compute; but a worker needs the GIL again to tokenise and hand back its
-results, and while it waits for the loop to let go, its CPU would idle. The API therefore runs one
-worker more than it has CPUs (3 on 2: +16% posts/s at 16 concurrent requests, +25% at 64, p99 no worse;
-README, Performance). The queue is bounded in texts: when it is full, callers get `Overloaded` at once
-(a fast 503) instead of waiting out their deadline. Texts that the queue ahead of them would keep past
-their deadline, at the workers' recent pace, are refused at once too (`DeadlineExceeded`): queued,
-they would only expire there (512 clients with 300 ms deadlines: 2,545 texts expired in the queue in
-8 s without this check, 170-270 with it, and 3-20% more posts were scored).
+one-thread forward passes of similar-length texts (`Classifier.predict` buckets by token count):
+single-threaded passes side by side beat one multi-thread pass, since small matrices do not split well
+across threads. The runtimes release the GIL during a pass, so the loop keeps answering while the CPUs
+compute; but a worker needs the GIL again to tokenise and hand back its results, and while it waits for
+the loop to let go, its CPU would idle. The API therefore runs one worker more than it has CPUs. The
+queue is bounded in texts: when it is full, callers get `Overloaded` at once (a fast 503) instead of
+waiting out their deadline. Texts that the queue ahead of them would keep past their deadline, at the
+workers' recent pace, are refused at once too (`DeadlineExceeded`): queued, they would only expire
+there, on CPU that texts still in time could use. The measurements behind each choice are in
+docs/performance.md.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from model.classifier import Classifier, Prediction
+from model.runtime.classifier import Classifier, Prediction
 from service import recorder
 
 log = logging.getLogger("dialogic.batcher")

@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 import msgspec
 
-from model.classifier import Classifier
+from model.runtime.classifier import Classifier
 from service.cache import build_cache
 from service.jobs.outputs import Outputs, content_type
 from service.jobs.rows import InputRow, chunks, parser_for

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 import msgspec
 from msgspec import Struct
 
-from model.classifier import LABELS
+from model.runtime.classifier import LABELS
 
 BROADCAST, CONVERSATION = LABELS
 _LENGTH = struct.Struct(">I")  # an entry: author length, author (UTF-8), then _REST

@@ -14,7 +14,7 @@ from typing import Any
 import jinja2
 import pytest
 
-from model.classifier import ARTIFACT_DIR, META_FILE
+from model.runtime.classifier import ARTIFACT_DIR, META_FILE
 from service.api.admin import dashboard_data, model_card
 from service.api.view_helpers import TEMPLATE_HELPERS
 from service.runtime import Runtime

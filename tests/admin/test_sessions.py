@@ -14,7 +14,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from model.classifier import Classifier
+from model.runtime.classifier import Classifier
 from service.api.admin import SESSION_COOKIE
 from service.settings import Settings
 from tests.admin.conftest import csrf_token

@@ -15,7 +15,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from model.classifier import Classifier
+from model.runtime.classifier import Classifier
 from service import cli
 from service.bulk.run import BulkSummary, score_bulk
 from service.jobs.summary import Post

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Sequence
 import pytest
 from redis.asyncio import Redis
 
-from model.classifier import Prediction, to_prediction
+from model.runtime.classifier import Prediction, to_prediction
 from service.cache.redis import RedisCache
 from service.inference.batcher import DeadlineExceeded
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import pytest
 from redis.asyncio import Redis
 
-from model.normalize import normalize
+from model.runtime.normalize import normalize
 from service.cache import MemoryCache, RedisCache, cache_key
 from service.inference.batcher import DeadlineExceeded
 from service.scoring import Scorer
@@ -134,7 +134,7 @@ async def test_empty_batch(prefix: str, predict: FakePredict) -> None:
 
 @pytest.mark.slow
 async def test_cached_scores_equal_the_real_models(redis_cache: RedisCache, prefix: str) -> None:
-    from model.classifier import Classifier, Prediction
+    from model.runtime.classifier import Classifier, Prediction
 
     classifier = Classifier.load()
     texts = [

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from model.classifier import Prediction, to_prediction
-from model.normalize import normalize
+from model.runtime.classifier import Prediction, to_prediction
+from model.runtime.normalize import normalize
 from service.cache import MemoryCache, cache_key
 from service.scoring import Scorer
 

@@ -19,7 +19,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from schemathesis.checks import content_type_conformance, not_a_server_error, response_schema_conformance
 
-from model.classifier import Classifier
+from model.runtime.classifier import Classifier
 from service.app import create_app
 from service.jobs.rows import NDJSON
 from service.settings import Settings

@@ -12,7 +12,7 @@ import redis
 from litestar.testing import TestClient
 from saq.job import Job
 
-from model.classifier import Prediction, to_prediction
+from model.runtime.classifier import Prediction, to_prediction
 from service.cache import MemoryCache
 from service.jobs.rows import CSV, NDJSON
 from service.jobs.store import JobStore, State, WorkerInfo

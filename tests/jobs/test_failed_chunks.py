@@ -15,7 +15,7 @@ import msgspec
 import pytest
 from saq.job import Job, Status
 
-from model.classifier import Prediction
+from model.runtime.classifier import Prediction
 from service.cache import MemoryCache
 from service.jobs.store import CHUNK_ATTEMPTS, CHUNK_FUNCTION, JobStore
 from service.jobs.tasks import ChunkRunner, chunk_worker

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import redis
 
-from model.classifier import Classifier
+from model.runtime.classifier import Classifier
 from service.jobs.rows import NDJSON
 from service.jobs.store import UPLOAD_LEASE_S
 from service.settings import Settings

@@ -24,7 +24,7 @@ import redis
 from litestar import Litestar
 from litestar.testing import AsyncTestClient, TestClient
 
-from model.classifier import Classifier, Prediction
+from model.runtime.classifier import Classifier, Prediction
 from service import cli, runtime
 from service.cache import MemoryCache
 from service.jobs.remote import score_remote

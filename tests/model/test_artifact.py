@@ -8,9 +8,18 @@ import json
 import numpy as np
 import pytest
 
-from model import onnx_int8
-from model.classifier import ARTIFACT_DIR, LABELS, META_FILE, Classifier, artifact_version, length_buckets
-from model.normalize import NORMALIZE_VERSION
+from model import onnx_export
+from model.runtime import onnx_int8
+from model.runtime.classifier import (
+    ARTIFACT_DIR,
+    LABELS,
+    MAX_TOKENS,
+    META_FILE,
+    Classifier,
+    artifact_version,
+    length_buckets,
+)
+from model.runtime.normalize import NORMALIZE_VERSION, normalize
 
 CLEAR = [
     ("@user So sorry about that, please DM us your order number and we'll sort it out.", "conversation"),
@@ -87,7 +96,7 @@ def test_int8_backend_agrees_with_fp32(clf: Classifier) -> None:
 
 
 def test_int8_export_computes_the_last_layer_for_cls_only_with_the_same_logits() -> None:
-    """The exported graph's shortcut (model/onnx_int8.py): the last layer's [CLS] row alone, computed in
+    """The exported graph's shortcut (model/onnx_export.py): the last layer's [CLS] row alone, computed in
     fp32 torch, gives the full model's logits, padding included."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -101,7 +110,9 @@ def test_int8_export_computes_the_last_layer_for_cls_only_with_the_same_logits()
     with torch.no_grad():
         full = model(**batch).logits
         before_last = model.bert(**batch, output_hidden_states=True).hidden_states[-2]
-        cls = onnx_int8.last_layer_for_cls(model.bert.encoder.layer[-1], before_last, batch["attention_mask"])
+        cls = onnx_export.last_layer_for_cls(
+            model.bert.encoder.layer[-1], before_last, batch["attention_mask"]
+        )
         shortcut = model.classifier(model.bert.pooler(cls))
     torch.testing.assert_close(shortcut, full, rtol=1e-5, atol=1e-5)
 
@@ -114,7 +125,7 @@ def test_int8_model_is_built_once_and_reused(monkeypatch: pytest.MonkeyPatch) ->
     def no_rebuild(*args: object) -> None:
         raise AssertionError("rebuilt although the int8 model is cached")
 
-    monkeypatch.setattr(onnx_int8, "build", no_rebuild)
+    monkeypatch.setattr(onnx_export, "build", no_rebuild)
     Classifier.load(ARTIFACT_DIR, backend="int8", threads=1)
 
 
@@ -133,3 +144,16 @@ def test_length_buckets_bound_padding_and_size() -> None:
 def test_scores_do_not_depend_on_how_texts_are_grouped(clf: Classifier) -> None:
     texts = [t for t, _ in CLEAR]
     np.testing.assert_allclose(clf.probabilities(texts, batch_size=1), clf.probabilities(texts), atol=1e-5)
+
+
+def test_token_ids_are_transformers_own(clf: Classifier) -> None:
+    """Serving tokenises with the `tokenizers` library alone (model/runtime/classifier.py); the ids must
+    be those of transformers' tokenizer, which training used, truncation and odd characters included."""
+    from transformers import AutoTokenizer
+
+    texts = [t for t, _ in CLEAR] + ["", "ok", "word " * 300, "Ünïcödé straße 日本語 🙂", "tab\there\u200b"]
+    reference = AutoTokenizer.from_pretrained(ARTIFACT_DIR)
+    expected = reference([normalize(t) for t in texts], truncation=True, max_length=MAX_TOKENS)["input_ids"]
+    assert clf.token_ids(texts) == expected
+    assert max(map(len, expected)) == MAX_TOKENS  # the long text was truncated, as in training
+    assert clf.pad_id == reference.pad_token_id

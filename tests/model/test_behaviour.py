@@ -11,7 +11,7 @@ import json
 import pytest
 
 from model import checks
-from model.classifier import ARTIFACT_DIR, Classifier
+from model.runtime.classifier import ARTIFACT_DIR, Classifier
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 
 from model.data import DEFAULT_DATA_DIR, GOLD_FILE, WRITTEN_FILE, load_labels, read_jsonl
 from model.data.build import dup_key
-from model.normalize import normalize
+from model.runtime.normalize import normalize
 
 pytestmark = pytest.mark.skipif(
     not (DEFAULT_DATA_DIR / "twcs_customer_support.jsonl").exists(), reason="shared data folder not present"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from model.data import DEFAULT_DATA_DIR
-from model.normalize import NORMALIZE_VERSION, normalize
+from model.runtime.normalize import NORMALIZE_VERSION, normalize
 
 
 def test_masks_handles_links_and_emails() -> None:

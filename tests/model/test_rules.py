@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from model.data.rules import RULES, RULES_BY_NAME, apply_rules, rule_votes
-from model.normalize import normalize
+from model.runtime.normalize import normalize
 
 
 def rec(text: str, source: str = "tweeteval", **fields: Any) -> dict[str, Any]:

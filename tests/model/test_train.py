@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from model.classifier import META_FILE, Classifier
+from model.runtime.classifier import META_FILE, Classifier
 
 pytestmark = pytest.mark.slow
 

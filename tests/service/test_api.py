@@ -11,7 +11,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from model.classifier import LABELS, Classifier
+from model.runtime.classifier import LABELS, Classifier
 from service.runtime import Runtime
 from service.settings import Settings
 

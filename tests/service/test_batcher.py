@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from model.classifier import Prediction
+from model.runtime.classifier import Prediction
 from service.inference.batcher import Batcher, DeadlineExceeded, Overloaded
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from model.classifier import LABELS, Classifier
+from model.runtime.classifier import LABELS, Classifier
 from service import cli, runtime
 
 

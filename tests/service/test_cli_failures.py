@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from model.classifier import Classifier
+from model.runtime.classifier import Classifier
 from service.exits import Exit
 from service.security import hash_key
 from service.settings import PREFIX, Settings

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from model.classifier import Classifier
+from model.runtime.classifier import Classifier
 from service.settings import Settings
 from tests.cache.test_outage import Server
 from tests.service.test_security import app_client

@@ -9,7 +9,7 @@ import secrets
 import httpx
 import pytest
 
-from model.classifier import Classifier
+from model.runtime.classifier import Classifier
 from service.settings import Settings
 from tests.live import live_app
 

@@ -13,7 +13,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from model.classifier import Classifier
+from model.runtime.classifier import Classifier
 from service.settings import Settings
 from tests.service.test_api import assert_problem, assert_result
 from tests.service.test_security import app_client

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from litestar.testing import TestClient
 
-from model.classifier import Classifier
+from model.runtime.classifier import Classifier
 from service import app as app_module
 from service.settings import Settings
 

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from model.classifier import Classifier
+from model.runtime.classifier import Classifier
 from service.cache import MemoryCache
 from service.jobs.store import JobStore
 from service.jobs.tasks import ChunkRunner
@@ -33,7 +33,7 @@ from tests.live import live_app
 pytestmark = pytest.mark.timeout(300)
 GENERATOR = Path(sys.executable).with_name("openapi-python-client")
 KEY = "generated-client-key"
-# The generator takes raw bodies as application/octet-stream only: the README gives this same config.
+# The generator takes raw bodies as application/octet-stream only: docs/api.md gives this same config.
 CONFIG = "content_type_overrides:\n  application/x-ndjson: application/octet-stream\n"
 POSTS = (
     b'{"id": 1, "text": "@sam thanks, DM us your order number", "author": "shop"}\n'

@@ -20,7 +20,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from redis.asyncio import Redis
 
-from model.classifier import Classifier, Prediction
+from model.runtime.classifier import Classifier, Prediction
 from service import app as app_module
 from service.ratelimit import WINDOW_S, RateLimiter
 from service.runtime import Runtime

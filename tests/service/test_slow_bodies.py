@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 
-from model.classifier import Classifier
+from model.runtime.classifier import Classifier
 from service.jobs.rows import NDJSON
 from service.settings import Settings
 from tests.jobs.conftest import REDIS_URL, purge

@@ -5,6 +5,11 @@ tokenises, normalises and calibrates the same way. The artifact is a directory h
 `BertForSequenceClassification` in safetensors, its tokenizer and `dialogic.json` (labels, temperature,
 normalisation version, metrics). Until a fine-tuned artifact exists, the base all-MiniLM-L6-v2 weights
 are loaded with a seeded, untrained head so that the rest of the product can run.
+
+torch is imported only by the fp32 backend and `fresh`, so a process serving int8 never loads it; for
+the same reason texts are tokenised by the `tokenizers` library itself, from the artifact's
+`tokenizer.json` (importing transformers imports torch), with the settings transformers' tokenizer
+applies: special tokens, truncation to MAX_TOKENS, no padding (a test compares the two).
 """
 
 from __future__ import annotations
@@ -14,25 +19,25 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
-import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from tokenizers import Tokenizer
 
-from model import onnx_int8
-from model.normalize import NORMALIZE_VERSION, normalize
+from model.runtime import onnx_int8
+from model.runtime.normalize import NORMALIZE_VERSION, normalize
 
 LABELS: tuple[str, str] = ("broadcast", "conversation")
-ARTIFACT_DIR = Path(__file__).parent / "artifacts" / "dialogic-minilm"
+ARTIFACT_DIR = Path(__file__).parents[1] / "artifacts" / "dialogic-minilm"
 META_FILE = "dialogic.json"
 MAX_TOKENS = 128
-Backend = Literal["fp32", "int8"]  # torch fp32 (the reference), or ONNX Runtime int8 (model/onnx_int8.py)
+PAD_TOKEN = "[PAD]"  # BERT's, as the artifact's tokenizer_config.json names it
+Backend = Literal["fp32", "int8"]  # torch fp32 (the reference), or ONNX Runtime int8 (onnx_int8.py)
 BACKENDS: tuple[Backend, ...] = ("fp32", "int8")
 PAD_TOLERANCE = 0.1  # padded tokens a forward pass may carry, as a share of its real tokens
 # Texts per forward pass. int8 runs one: its activations are quantised with one scale per pass, so in a
 # pass of several texts each text's scores would depend on its neighbours (a borderline label flipped
-# in testing). One text per pass was also its fastest layout (README, Performance).
+# in testing). One text per pass was also its fastest layout (docs/performance.md).
 MAX_PASS: dict[Backend, int] = {"fp32": 64, "int8": 1}
 
 
@@ -71,10 +76,20 @@ class Prediction:
 Forward = Callable[[dict[str, np.ndarray]], np.ndarray]  # padded token arrays -> logits
 
 
+def read_tokenizer(directory: Path) -> Tokenizer:
+    """The model's tokenizer, as every path runs it (see the module docstring)."""
+    tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+    tokenizer.enable_truncation(MAX_TOKENS)
+    tokenizer.no_padding()  # padded per forward pass by `pad`, to the longest text of the pass
+    if tokenizer.token_to_id(PAD_TOKEN) is None:
+        raise ValueError(f"the tokenizer in {directory} has no {PAD_TOKEN} token")
+    return tokenizer
+
+
 @dataclass
 class Classifier:
     forward: Forward
-    tokenizer: Any
+    tokenizer: Tokenizer
     name: str
     version: str
     temperature: float = 1.0
@@ -84,6 +99,10 @@ class Classifier:
     @property
     def max_pass(self) -> int:
         return MAX_PASS[self.backend]
+
+    @property
+    def pad_id(self) -> int:
+        return cast(int, self.tokenizer.token_to_id(PAD_TOKEN))  # present: `read_tokenizer` checks it
 
     @property
     def scores_version(self) -> str:
@@ -103,8 +122,9 @@ class Classifier:
         if not (directory / META_FILE).exists():
             if backend == "int8":
                 raise ValueError(f"the int8 backend is built from a trained artifact; none in {directory}")
-            model, tokenizer = cls.fresh(seed=0)
-            return cls(_torch_forward(model, threads), tokenizer, "all-MiniLM-L6-v2-untrained", "untrained")
+            model, _ = cls.fresh(seed=0)
+            forward, tokenizer = _torch_forward(model, threads), read_tokenizer(base_model_dir())
+            return cls(forward, tokenizer, "all-MiniLM-L6-v2-untrained", "untrained")
         meta = json.loads((directory / META_FILE).read_text())
         if meta.get("normalize_version") != NORMALIZE_VERSION:
             raise ValueError(
@@ -115,32 +135,30 @@ class Classifier:
         if backend == "int8":
             forward = _onnx_forward(onnx_int8.session(directory, version, threads or 0))
         else:
-            model = AutoModelForSequenceClassification.from_pretrained(directory, dtype=torch.float32)
-            forward = _torch_forward(model, threads)
-        tokenizer = AutoTokenizer.from_pretrained(directory)
+            forward = _torch_forward(_fp32_model(directory), threads)
         temperature, metrics = float(meta["temperature"]), meta.get("metrics", {})
-        return cls(forward, tokenizer, meta["name"], version, temperature, metrics, backend)
+        return cls(forward, read_tokenizer(directory), meta["name"], version, temperature, metrics, backend)
 
     @staticmethod
     def fresh(seed: int) -> tuple[Any, Any]:
-        """The base encoder with a new, seeded classification head: the starting point for training."""
+        """The base encoder with a new, seeded classification head, and transformers' tokenizer (which
+        training saves into the artifact): the starting point for training."""
+        import torch
+        from transformers import AutoTokenizer
+
         torch.manual_seed(seed)
         base = base_model_dir()
-        model = AutoModelForSequenceClassification.from_pretrained(
+        model = _fp32_model(
             base,
             num_labels=len(LABELS),
             id2label=dict(enumerate(LABELS)),
             label2id={label: i for i, label in enumerate(LABELS)},
-            dtype=torch.float32,
         )
         return model, AutoTokenizer.from_pretrained(base)
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Each text as the model reads it: normalised, tokenised, truncated to MAX_TOKENS."""
-        ids: list[list[int]] = self.tokenizer(
-            [normalize(t) for t in texts], truncation=True, max_length=MAX_TOKENS
-        )["input_ids"]
-        return ids
+        return [encoding.ids for encoding in self.tokenizer.encode_batch([normalize(t) for t in texts])]
 
     def logits(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Raw logits in input order. Texts are tokenised once, then run in forward passes of at most
@@ -150,7 +168,7 @@ class Classifier:
         ids = self.token_ids(texts)
         out = np.zeros((len(texts), len(LABELS)), dtype=np.float32)
         for bucket in length_buckets([len(seq) for seq in ids], min(batch_size, self.max_pass)):
-            out[bucket] = self.forward(pad([ids[i] for i in bucket], self.tokenizer.pad_token_id))
+            out[bucket] = self.forward(pad([ids[i] for i in bucket], self.pad_id))
         return out
 
     def probabilities(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
@@ -192,7 +210,17 @@ def length_buckets(
     return buckets
 
 
+def _fp32_model(directory: Path, **config: Any) -> Any:
+    """The torch model, computed in fp32 whatever dtype its weights are stored in."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    return AutoModelForSequenceClassification.from_pretrained(directory, dtype=torch.float32, **config)
+
+
 def _torch_forward(model: Any, threads: int | None) -> Forward:
+    import torch
+
     if threads:
         torch.set_num_threads(threads)  # process-wide: torch has one intra-op pool
     model.eval()
