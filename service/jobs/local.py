@@ -19,8 +19,8 @@ from model.classifier import Classifier
 from service.cache import build_cache
 from service.jobs.outputs import Outputs, content_type
 from service.jobs.rows import InputRow, chunks, parser_for
-from service.jobs.summary import Summarizer, Tally, timeline
-from service.jobs.tasks import as_posts, score_rows
+from service.jobs.summary import Summarizer, Tally, posts_of, timeline
+from service.jobs.tasks import score_rows
 from service.scoring import Scorer, in_thread
 from service.settings import Settings
 
@@ -57,7 +57,7 @@ async def score_file(
             if chunk.rows:
                 labelled = await score_rows(scorer, chunk.rows)
                 results.write(_encoder.encode_lines(labelled))
-                posts = as_posts(chunk.rows, labelled)
+                posts = posts_of(chunk.rows, labelled)
                 summarizer.add_tally(Tally.of(posts))
                 entries += timeline(posts)
             errors.write(_encoder.encode_lines(chunk.errors))
