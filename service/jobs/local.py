@@ -17,10 +17,12 @@ import msgspec
 
 from model.classifier import Classifier
 from service.cache import build_cache
+from service.jobs.examples import ExamplePicker
 from service.jobs.outputs import Outputs, content_type
 from service.jobs.rows import InputRow, chunks, parser_for
 from service.jobs.summary import Summarizer, Tally, posts_of, timeline
 from service.jobs.tasks import score_rows
+from service.report.page import render
 from service.scoring import Scorer, in_thread
 from service.settings import Settings
 
@@ -45,12 +47,19 @@ async def _blocks(source: BinaryIO) -> AsyncIterator[bytes]:
 
 
 async def score_file(
-    source: Path, out: Outputs, scorer: Scorer, settings: Settings, progress: Callable[[int], object]
+    source: Path,
+    out: Outputs,
+    scorer: Scorer,
+    settings: Settings,
+    progress: Callable[[int], object],
+    examples: int = 0,
 ) -> tuple[int, int]:
     """Score `source` into `out`; returns (rows scored, lines rejected). `progress` hears the number of
-    input lines read so far after each chunk. Raises UploadError when nothing in the file can be scored."""
+    input lines read so far after each chunk. With `out.page`, the report is written too, with
+    `examples` posts per account and label (see service/jobs/examples.py). Raises UploadError when
+    nothing in the file can be scored."""
     parser = parser_for(content_type(source), settings.max_chars)
-    summarizer, entries = Summarizer(), []
+    summarizer, entries, picker = Summarizer(), [], ExamplePicker(examples)
     scored = rejected = 0
     with source.open("rb") as src, out.results.open("wb") as results, out.errors.open("wb") as errors:
         async for chunk in chunks(_blocks(src), parser, settings.job_chunk_size, SeenIds().claim):
@@ -60,11 +69,16 @@ async def score_file(
                 posts = posts_of(chunk.rows, labelled)
                 summarizer.add_tally(Tally.of(posts))
                 entries += timeline(posts)
+                picker.add(chunk.rows, labelled)
             errors.write(_encoder.encode_lines(chunk.errors))
             scored, rejected = scored + len(chunk.rows), rejected + len(chunk.errors)
             progress(parser.lines.number)
     summarizer.add_timeline(sorted(entries))
-    out.summary.write_bytes(msgspec.json.encode(summarizer.summary()))
+    summary = summarizer.summary()
+    out.summary.write_bytes(msgspec.json.encode(summary))
+    if out.page:
+        picked = picker.examples([a.author for a in summary.authors]) if examples else None
+        out.page.write_text(render(summary, picked), encoding="utf-8")
     return scored, rejected
 
 
@@ -75,12 +89,13 @@ async def score_here(
     settings: Settings,
     batch_size: int,
     progress: Callable[[int], object],
+    examples: int = 0,
 ) -> tuple[int, int]:
     """`score_file` through a Scorer on the configured cache, with `classifier` behind it."""
     cache = await build_cache(settings)
     try:
         predict = in_thread(classifier, batch_size)
         scorer = Scorer(cache, predict, classifier.scores_version, settings.cache_prefix)
-        return await score_file(source, out, scorer, settings, progress)
+        return await score_file(source, out, scorer, settings, progress, examples)
     finally:
         await cache.close()
