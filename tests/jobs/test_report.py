@@ -22,7 +22,7 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient, TestClient
 from markupsafe import escape
-from playwright.sync_api import Browser, Route, sync_playwright
+from playwright.sync_api import Browser, Route
 
 from model.classifier import Classifier
 from service import cli, runtime
@@ -32,7 +32,6 @@ from service.report import MAX_EXAMPLES
 from service.report.page import render
 from service.security import hash_key
 from service.settings import PREFIX, Settings
-from tests.admin.test_admin_browser import CHROMIUM_ARGS
 from tests.jobs.conftest import Client, jobs_app, make_settings, ndjson, purge
 from tests.jobs.test_workers import Workers
 from tests.live import live_app
@@ -413,14 +412,6 @@ def generated_rows(per_account: int = 500) -> list[dict[str, Any]]:
             )
     rng.shuffle(rows)
     return rows
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.mark.browser
