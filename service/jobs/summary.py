@@ -20,6 +20,7 @@ once, in order, for the streaks of authors whose every post is timed.
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -213,31 +214,40 @@ def timeline(posts: Iterable[Post]) -> list[bytes]:
 class _TimedAuthor:
     """One author's timed posts, read in time order: the broadcast runs, the longest of them with their
     times, and posts and conversations per week and per month (which one is shown is decided once every
-    author is read)."""
+    author is read). Consecutive posts mostly share a day, so the buckets are looked up once a day."""
 
     def __init__(self) -> None:
-        self.run = Run()
         self.streak: tuple[int, float, float] | None = None  # the current broadcast run: posts, start, end
         self.longest: list[tuple[int, float, float]] = []  # (-posts, start, end), at most STREAKS
         self.counts: dict[Bucket, dict[date, list[int]]] = {"week": {}, "month": {}}
+        self._day = math.nan  # the day (ts // 86400) of the last post, and its buckets' counts
+        self._today: list[list[int]] = []
 
     def add(self, ts: float, label: str) -> None:
-        self.run = self.run.then(Run.of(label))
-        for bucket, counts in self.counts.items():
-            count = counts.setdefault(bucket_start(ts, bucket), [0, 0])
+        if ts // 86400 != self._day:
+            self._day = ts // 86400
+            self._today = [
+                counts.setdefault(bucket_start(ts, bucket), [0, 0]) for bucket, counts in self.counts.items()
+            ]
+        conversation = label == CONVERSATION
+        for count in self._today:
             count[0] += 1
-            count[1] += label == CONVERSATION
-        if label == BROADCAST:
+            count[1] += conversation
+        if conversation:
+            self.end_streak()
+        else:
             posts, start, _ = self.streak or (0, ts, ts)
             self.streak = (posts + 1, start, ts)
-        else:
-            self.end_streak()
 
     def end_streak(self) -> None:
         if self.streak is not None:
             posts, start, end = self.streak
             self.longest = sorted([*self.longest, (-posts, start, end)])[:STREAKS]
         self.streak = None
+
+    def longest_run(self) -> int:
+        self.end_streak()
+        return -self.longest[0][0] if self.longest else 0
 
     def series(self, bucket: Bucket) -> list[Point]:
         return [
@@ -258,7 +268,7 @@ class Summarizer:
         self.tally = Tally()
         self._timed: dict[str, _TimedAuthor] = {}
         self._last_entry: tuple[str, _TimedAuthor] | None = None  # whose entries are being read
-        self._span: list[float] = []  # the earliest and latest time read
+        self._first, self._last = math.inf, -math.inf  # the earliest and latest time read
 
     def add_tally(self, tally: Tally) -> None:
         self.tally.add(tally)
@@ -272,17 +282,17 @@ class Summarizer:
                 self._last_entry = (author, self._timed.setdefault(author, _TimedAuthor()))
             ts = _unordered(bits)
             self._last_entry[1].add(ts, LABELS[label])
-            self._span = [min(self._span[0], ts), max(self._span[1], ts)] if self._span else [ts, ts]
+            self._first, self._last = min(self._first, ts), max(self._last, ts)
 
     def summary(self) -> JobSummary:
         bucket: Bucket | None = None
-        if self._span:
-            first, last = self._span
-            bucket = "week" if last - first <= WEEKLY_MAX_DAYS * 86400 else "month"
+        timed = self._first <= self._last
+        if timed:
+            bucket = "week" if self._last - self._first <= WEEKLY_MAX_DAYS * 86400 else "month"
         authors = [self._author(author, t, bucket) for author, t in self.tally.authors.items()]
         authors.sort(key=lambda a: (a.conversation_ratio, -a.posts, a.author))
         labels = self.tally.labels
-        first_post, last_post = (iso(ts) for ts in self._span) if self._span else (None, None)
+        first_post, last_post = (iso(self._first), iso(self._last)) if timed else (None, None)
         return JobSummary(
             rows=sum(labels.values()),
             labels=dict(labels),
@@ -299,7 +309,7 @@ class Summarizer:
             author,
             t.posts,
             round(t.conversations / t.posts, 4),
-            (ordered.run if ordered is not None else t.run).longest,
+            ordered.longest_run() if ordered is not None else t.run.longest,
             labels={BROADCAST: t.posts - t.conversations, CONVERSATION: t.conversations},
             replies=t.replies,
             pitches=t.pitches,
