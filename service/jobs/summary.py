@@ -10,12 +10,13 @@ conversation ratio of their timed posts per week, or per month when the job's ti
 than WEEKLY_MAX_DAYS: one bucket size for the whole job, so accounts compare. The report
 (service/report/) draws exactly these figures.
 
-The summary is built without holding the job's rows, so memory follows the number of authors (the
-summary's own size), not the number of posts. Each chunk, once scored, leaves a `Tally` (label
-counts; per author posts, conversations, untimed posts and broadcast runs in input order) and a
-`timeline` entry per post with an author and a time, kept in a Redis sorted set whose byte order is
-author, then time, then line. `Summarizer` adds the tallies in chunk order, then reads the timeline
-once, in order, for the streaks of authors whose every post is timed.
+The summary is built without holding the job's rows, so memory follows the number of authors and
+their weeks and months (the summary's own size), not the number of posts. Each chunk, once scored,
+leaves a `Tally` (label counts; per author posts, conversations, untimed posts and broadcast runs in
+input order) and a `timeline` entry per post with an author and a time, kept in a Redis sorted set
+whose byte order is author, then time, then line. `Summarizer` adds the tallies in chunk order, then
+reads the timeline once, in order, for the series, and for the (dated) streaks of authors whose every
+post is timed.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ come from the page's stylesheet (classes `b` and `c` for the two labels).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 
 from markupsafe import Markup, escape
@@ -53,13 +54,31 @@ def ratio_bar(ratio: float, width: int = 160, height: int = 12) -> Markup:
     )
 
 
-def trend(series: Sequence[Point], buckets: Sequence[date], overall: float, bucket: str) -> Markup:
-    """The conversation ratio per bucket on the job's whole time axis (`buckets`, every bucket from the
-    first timed post's to the last's), as a line broken where a bucket has no post, over grey bars of
-    the posts per bucket; the dashed line is the account's ratio over all its posts."""
+@dataclass(frozen=True)
+class TimeAxis:
+    """The job's whole time axis, every bucket from the first timed post's to the last's (empty ones
+    too), made once per page: where each bucket goes, and which ones carry a date label."""
+
+    place: dict[str, int]  # a bucket's start (YYYY-MM-DD) -> its slot
+    labels: list[tuple[int, str]]  # (slot, text), at most X_LABELS
+
+    @classmethod
+    def of(cls, starts: Sequence[date], bucket: str) -> TimeAxis:
+        every = max(1, -(-len(starts) // X_LABELS))
+        shown = 10 if bucket == "week" else 7  # YYYY-MM-DD or YYYY-MM (isoformat pads year 1 as 0001)
+        return cls(
+            {start.isoformat(): i for i, start in enumerate(starts)},
+            [(i, starts[i].isoformat()[:shown]) for i in range(0, len(starts), every)],
+        )
+
+
+def trend(series: Sequence[Point], axis: TimeAxis, overall: float, bucket: str) -> Markup:
+    """The conversation ratio per bucket on the job's time axis, as a line broken where a bucket has no
+    post, over grey bars of the posts per bucket; the dashed line is the account's ratio over all its
+    posts."""
     plot_w, plot_h = TREND_W - PAD_L - PAD_R, TREND_H - PAD_T - PAD_B
-    slot = plot_w / max(1, len(buckets))
-    place = {start.isoformat(): i for i, start in enumerate(buckets)}
+    place = axis.place
+    slot = plot_w / max(1, len(place))
     most = max((p.posts for p in series), default=1)
 
     def x(i: int) -> float:
@@ -75,14 +94,10 @@ def trend(series: Sequence[Point], buckets: Sequence[date], overall: float, buck
             f'<line class="grid" x1="{PAD_L}" x2="{TREND_W - PAD_R}" y1="{at:.1f}" y2="{at:.1f}"/>'
             f'<text class="axis" x="{PAD_L - 4}" y="{at + 3:.1f}" text-anchor="end">{percent(tick)}</text>'
         )
-    every = max(1, -(-len(buckets) // X_LABELS))
-    shown = "%Y-%m-%d" if bucket == "week" else "%Y-%m"
-    for i, start in enumerate(buckets):
-        if i % every == 0:
-            parts.append(
-                f'<text class="axis" x="{x(i):.1f}" y="{TREND_H - PAD_B + 14}" text-anchor="middle">'
-                f"{start.strftime(shown)}</text>"
-            )
+    for i, text in axis.labels:
+        parts.append(
+            f'<text class="axis" x="{x(i):.1f}" y="{TREND_H - PAD_B + 14}" text-anchor="middle">{text}</text>'
+        )
     for p in series:
         h = plot_h * VOLUME_SHARE * p.posts / most
         parts.append(

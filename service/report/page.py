@@ -59,6 +59,6 @@ def render(summary: JobSummary, examples: Sequence[AccountExamples] | None = Non
     return _env.get_template(TEMPLATE).render(
         summary=summary,
         ranking=ranking(summary),
-        buckets=buckets(summary),
+        axis=charts.TimeAxis.of(buckets(summary), summary.bucket or "week"),
         examples=None if examples is None else {e.author: e for e in examples},
     )

@@ -292,6 +292,19 @@ def test_an_author_name_is_text_in_the_page_never_markup() -> None:
     assert name not in page and page.count(str(escape(name))) >= 3  # overview, heading, section
 
 
+def test_the_widest_time_axis_iso_8601_allows_still_renders() -> None:
+    """Years 1 and 9999 (the ends of what created_at may say): monthly, with a handful of date labels."""
+    ends = [datetime(1, 1, 1, tzinfo=UTC).timestamp(), datetime(9999, 12, 31, tzinfo=UTC).timestamp()]
+    summary = summarize([Post(1, "a", ends[0], "broadcast"), Post(2, "a", ends[1], "conversation")])
+    page = render(summary)
+    assert summary.bucket == "month" and [p.start for p in summary.authors[0].series] == [
+        "0001-01-01",
+        "9999-12-01",
+    ]
+    assert re.findall(r'<text class="axis"[^>]*text-anchor="middle">([^<]+)<', page)[0] == "0001-01"
+    assert len(re.findall(r'text-anchor="middle"', page)) <= 8
+
+
 @pytest.mark.parametrize("value", ["abc", "-1", str(MAX_EXAMPLES + 1), "1.5", ""])
 async def test_a_bad_examples_parameter_is_a_400_problem(api: Client, crafted: str, value: str) -> None:
     response = await api.get(f"/v1/jobs/{crafted}/report?examples={value}")
