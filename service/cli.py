@@ -2,7 +2,8 @@
 deployment), and run the model pipeline.
 
 `score` reads a file with the batch jobs' own reader and rules (service/jobs/rows.py), here or, with
---remote, as a job on a deployment, and writes the same three outputs either way. Heavy imports (torch,
+--remote, as a job on a deployment, and writes the same outputs either way (with --report, the same
+HTML report). Heavy imports (torch,
 the model pipeline) happen inside the handlers, so `dialogic --help` and `score --remote` start at once.
 Each subcommand registers its handler with `set_defaults(run=...)`; a handler returns an exit code or
 raises `Failure` (service/exits.py), which is printed as one line, never as a traceback.
@@ -29,6 +30,7 @@ from service.settings import Settings
 
 if TYPE_CHECKING:
     from model.runtime.classifier import Classifier
+    from service.jobs.outputs import Outputs
     from service.scoring import Scored
 
 PIPELINE = {
@@ -125,30 +127,34 @@ def _lines(path: Path) -> int:
 
 
 def _score(args: argparse.Namespace, settings: Settings) -> int:
+    from service.jobs.outputs import Outputs
+
     if not args.input.is_file():
         raise Failure(Exit.INPUT, f"{args.input}: no such file")
-    if not args.output.resolve().parent.is_dir():
-        raise Failure(Exit.INPUT, f"{args.output}: its folder does not exist")
+    for path in (args.output, args.report):
+        if path is not None and not path.resolve().parent.is_dir():
+            raise Failure(Exit.INPUT, f"{path}: its folder does not exist")
+    if args.examples and args.report is None:
+        raise Failure(Exit.INPUT, "--examples go into the report: give --report FILE too")
+    out = Outputs(args.output, args.report)
     try:
         if args.remote:  # the deployment's workers label the file; nothing is loaded here
             from service.jobs.remote import main as score_remote
 
-            return score_remote(args.remote, args.input, args.output)
-        return _score_here(args, settings)
+            return score_remote(args.remote, args.input, out, args.examples)
+        return _score_here(args, out, settings)
     except OSError as exc:  # a file that cannot be read or written (permissions, a full disk)
         raise Failure(Exit.INPUT, f"{exc.filename or args.output}: {exc.strerror or exc}") from None
 
 
-def _score_here(args: argparse.Namespace, settings: Settings) -> int:
+def _score_here(args: argparse.Namespace, out: Outputs, settings: Settings) -> int:
     from tqdm import tqdm
 
     from service.jobs.local import score_here
-    from service.jobs.outputs import Outputs
     from service.jobs.rows import UploadError
 
     total = _lines(args.input)
     classifier = _load_model(settings, "score")
-    out = Outputs(args.output)
     with tqdm(total=total, unit=" lines", desc="scoring", disable=not sys.stderr.isatty()) as bar:
 
         def progress(lines: int) -> None:
@@ -157,7 +163,9 @@ def _score_here(args: argparse.Namespace, settings: Settings) -> int:
         try:
             with out.writing() as partial:
                 scored, rejected = asyncio.run(
-                    score_here(args.input, partial, classifier, settings, args.batch_size, progress)
+                    score_here(
+                        args.input, partial, classifier, settings, args.batch_size, progress, args.examples
+                    )
                 )
         except UploadError as exc:
             raise Failure(Exit.INPUT, f"{args.input}: {exc}") from None
@@ -206,6 +214,14 @@ def _pipeline(command: str, extra: list[str]) -> int:
         raise Failure(Exit.INPUT, f"{exc.filename or exc}: no such file or folder") from None
 
 
+def _example_count(value: str) -> int:
+    from service.report import MAX_EXAMPLES
+
+    if not value.isdigit() or int(value) > MAX_EXAMPLES:
+        raise argparse.ArgumentTypeError(f"a whole number from 0 to {MAX_EXAMPLES}, not {value!r}")
+    return int(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dialogic", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -227,6 +243,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument("-o", "--output", type=Path, required=True, help="NDJSON of id, label, scores")
     score.add_argument("--batch-size", type=int, default=64, help="texts per forward pass (local scoring)")
+    score.add_argument(
+        "--report",
+        type=Path,
+        metavar="FILE",
+        help="also write the HTML report (charts per account; the JSON summary's figures) to FILE",
+    )
+    score.add_argument(
+        "--examples",
+        type=_example_count,
+        default=0,
+        metavar="N",
+        help="show N example posts per account and label in the report (default 0: no post is shown)",
+    )
     score.add_argument(
         "--remote",
         metavar="URL",

@@ -101,7 +101,13 @@ def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
 def _from_http(exc: HTTPException) -> ProblemDetailsException:
     if isinstance(exc, ValidationException):
         errors = exc.extra if isinstance(exc.extra, list) else []
-        return INVALID_REQUEST.exception("The request body does not match the schema.", errors=errors)
+        sources = {e.get("source") for e in errors if isinstance(e, dict)}
+        detail = (
+            "The query parameters do not match the schema."  # each error names its `key`
+            if sources == {"query"}
+            else "The request body does not match the schema."
+        )
+        return INVALID_REQUEST.exception(detail, errors=errors)
     phrase = HTTPStatus(exc.status_code).phrase
     return ProblemDetailsException(
         status_code=exc.status_code,

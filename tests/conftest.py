@@ -15,12 +15,23 @@ import pytest
 if TYPE_CHECKING:
     from litestar import Litestar
     from litestar.testing import TestClient
+    from playwright.sync_api import Browser
 
     from model.runtime.classifier import Classifier
     from service.runtime import Runtime
     from service.settings import Settings
 
 os.environ["HF_HUB_OFFLINE"] = "1"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="session")
@@ -56,3 +67,14 @@ def runtime(app: Litestar, client: TestClient[Litestar]) -> Runtime:
 def classifier(runtime: Runtime) -> Classifier:
     assert runtime.classifier is not None
     return runtime.classifier
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's headless Chromium through Playwright, for the admin and report tests."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

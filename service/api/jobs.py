@@ -2,7 +2,8 @@
 
 The upload is parsed while it streams in and written to Redis chunk by chunk, so the API's memory
 does not grow with the file; workers (`dialogic worker`) do the scoring. Results and errors are
-streamed back as NDJSON in input order. Register with `plugins=[JobsPlugin(settings)]`: the plugin
+streamed back as NDJSON in input order; the summary is also served as an HTML report (service/report/),
+with example posts only when asked for. Register with `plugins=[JobsPlugin(settings)]`: the plugin
 adds the controller, and opens and closes the job store with the app.
 
 A job belongs to the API key that submitted it (its id, never the key): any other key gets the same
@@ -18,7 +19,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, Router, delete, get, post
+from litestar import Controller, MediaType, Request, Response, Router, delete, get, post
 from litestar.config.app import AppConfig
 from litestar.di import NamedDependency, Provide
 from litestar.params import Parameter
@@ -27,11 +28,14 @@ from litestar.response import Stream
 from redis import exceptions as redis_errors
 
 from service.errors import UNSUPPORTED_MEDIA_TYPE, ProblemKind, problem_responses
+from service.jobs.examples import AccountExamples, ExamplePicker
 from service.jobs.rows import FORMATS, NDJSON, UploadError, parser_for
 from service.jobs.store import OPEN, ChunkMissing, JobStatus, JobStore, State
 from service.jobs.summary import JobSummary
 from service.openapi import JobUpload, ProblemsOnly, example, v1_security
 from service.redis.handle import RedisHandle
+from service.report import MAX_EXAMPLES
+from service.report.page import render
 from service.security import caller_key
 from service.settings import Settings
 
@@ -46,6 +50,14 @@ JOBS_UNAVAILABLE = ProblemKind(503, "jobs-unavailable", "Batch jobs unavailable"
 BASE = "/v1/jobs"
 READ_PROBLEMS = problem_responses(401, 404, 429, 503)
 DONE_PROBLEMS = problem_responses(401, 404, 409, 429, 503)
+# The report holds a tenant's figures (and posts, with examples): nothing it may load, nowhere it may go.
+REPORT_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "private, no-store",
+}
 OPEN_OWNER = "open"  # the owner of jobs submitted while /v1 takes no key: no key ever sees them
 # Redis errors that mean "not now" (down, frozen, full, a replica mid-failover), not a bug: 503.
 STORE_DOWN = (
@@ -116,6 +128,26 @@ class Jobs:
 
         return lines()
 
+    async def summary(self, job_id: str) -> JobSummary:
+        await self.succeeded(job_id)
+        summary = await self.store.summary(job_id)
+        if summary is None:
+            raise JOB_NOT_FOUND.exception(f"The summary of job {job_id} has expired.")
+        return summary
+
+    async def examples(self, job_id: str, summary: JobSummary, per_label: int) -> list[AccountExamples]:
+        """Up to `per_label` example posts per account and label, read from the job's own rows and results a
+        chunk at a time; a chunk gone from Redis fails the job, as for the results."""
+        status = await self.succeeded(job_id)
+        picker = ExamplePicker(per_label)
+        for n in range(status.progress.chunks_total):
+            try:
+                picker.add(await self.store.rows(job_id, n), await self.store.chunk_results(job_id, n))
+            except ChunkMissing as exc:
+                await self._lost(job_id, exc)
+                raise JOB_FAILED.exception(f"The job failed, so it has no report: {exc}.") from None
+        return picker.examples([a.author for a in summary.authors])
+
     async def view(self, job_id: str) -> JobView:
         """The job's status with its links, the live workers, and a hint when none is alive to score it."""
         status = await self.status(job_id)
@@ -125,6 +157,7 @@ class Jobs:
             "self": base,
             "results": f"{base}/results",
             "summary": f"{base}/summary",
+            "report": f"{base}/report",
             "errors": f"{base}/errors",
         }
         hint = NO_WORKER if workers == 0 and status.state in OPEN else None
@@ -151,6 +184,17 @@ JobId = Annotated[
     Parameter(
         description="The id in the submit answer's `id` and `Location`",
         examples=example("A job's id", "5f0c6a2e9b8d4c71a3e2f9d04b6c8e1a"),
+    ),
+]
+
+
+ExampleCount = Annotated[
+    int,
+    Parameter(
+        description=f"Example posts per account and label (0 to {MAX_EXAMPLES}); none unless asked for",
+        ge=0,
+        le=MAX_EXAMPLES,
+        examples=example("Three of each", 3),
     ),
 ]
 
@@ -238,16 +282,28 @@ class JobsController(Controller):
 
     @get(
         "/{job_id:str}/summary",
-        summary="Label counts and per-author broadcast ratios and streaks",
+        summary="Label counts; per author: ratio, label mix, pitches, dated streaks, ratio by week or month",
         responses=DONE_PROBLEMS,
         operation_class=ProblemsOnly,
     )
     async def summary(self, job_id: JobId, jobs: NamedDependency[Jobs]) -> JobSummary:
-        await jobs.succeeded(job_id)
-        summary = await jobs.store.summary(job_id)
-        if summary is None:
-            raise JOB_NOT_FOUND.exception(f"The summary of job {job_id} has expired.")
-        return summary
+        return await jobs.summary(job_id)
+
+    @get(
+        "/{job_id:str}/report",
+        summary="The summary as an HTML page with charts; example posts only with ?examples=N",
+        responses=problem_responses(400, 401, 404, 409, 429, 503),
+        media_type=MediaType.HTML,
+        response_description="One self-contained page (inline SVG charts, no script, no external file)",
+        operation_class=ProblemsOnly,
+    )
+    async def report(
+        self, job_id: JobId, jobs: NamedDependency[Jobs], examples: ExampleCount = 0
+    ) -> Response[str]:
+        summary = await jobs.summary(job_id)
+        picked = await jobs.examples(job_id, summary, examples) if examples else None
+        page = await asyncio.to_thread(render, summary, picked)  # a job of many accounts takes a while
+        return Response(page, media_type=MediaType.HTML, headers=REPORT_HEADERS)
 
 
 def _store_down(request: Request[Any, Any, Any], exc: redis_errors.RedisError) -> Response[Any]:

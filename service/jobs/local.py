@@ -18,10 +18,12 @@ import msgspec
 
 from model.runtime.classifier import Classifier
 from service.cache import build_cache
+from service.jobs.examples import ExamplePicker
 from service.jobs.outputs import Outputs, content_type
 from service.jobs.rows import InputRow, chunks, parser_for
-from service.jobs.summary import Summarizer, Tally, timeline
-from service.jobs.tasks import as_posts, score_rows
+from service.jobs.summary import Summarizer, Tally, posts_of, timeline
+from service.jobs.tasks import score_rows
+from service.report.page import render
 from service.scoring import Scorer, in_thread
 from service.settings import Settings
 
@@ -46,26 +48,38 @@ async def _blocks(source: BinaryIO) -> AsyncIterator[bytes]:
 
 
 async def score_file(
-    source: Path, out: Outputs, scorer: Scorer, settings: Settings, progress: Callable[[int], object]
+    source: Path,
+    out: Outputs,
+    scorer: Scorer,
+    settings: Settings,
+    progress: Callable[[int], object],
+    examples: int = 0,
 ) -> tuple[int, int]:
     """Score `source` into `out`; returns (rows scored, lines rejected). `progress` hears the number of
-    input lines read so far after each chunk. Raises UploadError when nothing in the file can be scored."""
+    input lines read so far after each chunk. With `out.page`, the report is written too, with
+    `examples` posts per account and label (see service/jobs/examples.py). Raises UploadError when
+    nothing in the file can be scored."""
     parser = parser_for(content_type(source), settings.max_chars)
-    summarizer, entries = Summarizer(), []
+    summarizer, entries, picker = Summarizer(), [], ExamplePicker(examples)
     scored = rejected = 0
     with source.open("rb") as src, out.results.open("wb") as results, out.errors.open("wb") as errors:
         async for chunk in chunks(_blocks(src), parser, settings.job_chunk_size, SeenIds().claim):
             if chunk.rows:
                 labelled = await score_rows(scorer, chunk.rows)
                 results.write(_encoder.encode_lines(labelled))
-                posts = as_posts(chunk.rows, labelled)
+                posts = posts_of(chunk.rows, labelled)
                 summarizer.add_tally(Tally.of(posts))
                 entries += timeline(posts)
+                picker.add(chunk.rows, labelled)
             errors.write(_encoder.encode_lines(chunk.errors))
             scored, rejected = scored + len(chunk.rows), rejected + len(chunk.errors)
             progress(parser.lines.number)
     summarizer.add_timeline(sorted(entries))
-    out.summary.write_bytes(msgspec.json.encode(summarizer.summary()))
+    summary = summarizer.summary()
+    out.summary.write_bytes(msgspec.json.encode(summary))
+    if out.page:
+        picked = picker.examples([a.author for a in summary.authors]) if examples else None
+        out.page.write_text(render(summary, picked), encoding="utf-8")
     return scored, rejected
 
 
@@ -88,7 +102,8 @@ async def score_here(
     settings: Settings,
     batch_size: int,
     progress: Callable[[int], object],
+    examples: int = 0,
 ) -> tuple[int, int]:
     """`score_file` through the local Scorer."""
     async with local_scorer(classifier, settings, batch_size) as scorer:
-        return await score_file(source, out, scorer, settings, progress)
+        return await score_file(source, out, scorer, settings, progress, examples)

@@ -1,8 +1,8 @@
 """What `dialogic score FILE -o OUT` leaves, whichever machine scored the file: OUT (the results, NDJSON
 in input order), OUT.errors.jsonl (the rejected lines) and OUT.summary.json, each byte for byte what the
-job endpoints serve, and one line of report.
+job endpoints serve, with `--report PAGE` the HTML report as well, and one line saying what was written.
 
-The three appear together or not at all: they are written beside OUT under temporary names and renamed
+They appear together or not at all: they are written beside OUT under temporary names and renamed
 once complete, so a failed run leaves no half-written results to be taken for whole ones. This module
 imports nothing heavy: the remote client uses it without the model.
 """
@@ -26,6 +26,7 @@ def content_type(source: Path) -> str:
 @dataclass(frozen=True)
 class Outputs:
     results: Path
+    page: Path | None = None  # the HTML report, when asked for
 
     @property
     def errors(self) -> Path:
@@ -36,13 +37,17 @@ class Outputs:
         return self.results.with_name(self.results.name + ".summary.json")
 
     @property
-    def paths(self) -> tuple[Path, Path, Path]:
-        return self.results, self.errors, self.summary
+    def paths(self) -> tuple[Path, ...]:
+        return self.results, self.errors, self.summary, *([self.page] if self.page else [])
 
     @contextmanager
     def writing(self) -> Iterator[Outputs]:
         """Temporary outputs to write, renamed over these when the block completes, removed if it raises."""
-        temp = Outputs(self.results.with_name(f"{self.results.name}.partial-{os.getpid()}"))
+        partial = f"partial-{os.getpid()}"
+        temp = Outputs(
+            self.results.with_name(f"{self.results.name}.{partial}"),
+            self.page.with_name(f"{self.page.name}.{partial}") if self.page else None,
+        )
         try:
             yield temp
             for written, final in zip(temp.paths, self.paths, strict=True):
@@ -52,4 +57,5 @@ class Outputs:
                 path.unlink(missing_ok=True)
 
     def report(self, scored: int, rejected: int) -> str:
-        return f"{scored} scored, {rejected} rejected ({self.errors}); summary: {self.summary}"
+        page = f"; report: {self.page}" if self.page else ""
+        return f"{scored} scored, {rejected} rejected ({self.errors}); summary: {self.summary}{page}"

@@ -1,10 +1,10 @@
 """`dialogic score --remote URL`: run a file through a deployment's batch jobs instead of on this machine.
 
 The file is streamed up (never read whole), progress is polled into a bar on a terminal, and the
-results, errors and summary are streamed down to the same three outputs as local scoring writes
-(service/jobs/outputs.py). Large files go to the cluster's workers this way. The client imports
-neither torch nor transformers, so it starts at once. Every failure a person can expect (the service
-cannot be reached, refuses the key, rejects the file) is a `Failure` with its exit code.
+results, errors and summary (and the report, when asked for) are streamed down to the same outputs as
+local scoring writes (service/jobs/outputs.py). Large files go to the cluster's workers this way. The
+client imports neither torch nor transformers, so it starts at once. Every failure a person can expect
+(the service cannot be reached, refuses the key, rejects the file) is a `Failure` with its exit code.
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ def _upload(source: Path, bar: tqdm[Any]) -> Iterator[bytes]:
             yield block
 
 
-def _download(client: httpx.Client, url: str, path: Path) -> None:
-    with client.stream("GET", url) as response, path.open("wb") as out:
+def _download(client: httpx.Client, url: str, path: Path, params: dict[str, int] | None = None) -> None:
+    with client.stream("GET", url, params=params) as response, path.open("wb") as out:
         for block in _checked(response).iter_bytes():
             out.write(block)
 
@@ -73,9 +73,12 @@ def _follow(client: httpx.Client, job: dict[str, Any], poll_s: float, tty: bool)
             job = _checked(client.get(job["links"]["self"])).json()
 
 
-def score_remote(client: httpx.Client, source: Path, output: Path, poll_s: float = 1.0) -> int:
-    """Submit `source` as a job on `client`'s server, wait, and download its three outputs."""
-    out, tty = Outputs(output), sys.stderr.isatty()
+def score_remote(
+    client: httpx.Client, source: Path, out: Outputs, examples: int = 0, poll_s: float = 1.0
+) -> int:
+    """Submit `source` as a job on `client`'s server, wait, and download its outputs (the report with
+    `examples` posts per account and label, when `out` has a page)."""
+    tty = sys.stderr.isatty()
     with out.writing() as partial:
         size = source.stat().st_size
         with tqdm(total=size, unit="B", unit_scale=True, desc="uploading", disable=not tty) as bar:
@@ -90,16 +93,18 @@ def score_remote(client: httpx.Client, source: Path, output: Path, poll_s: float
         _download(client, links["results"], partial.results)
         _download(client, links["errors"], partial.errors)
         _download(client, links["summary"], partial.summary)
+        if partial.page:
+            _download(client, links["report"], partial.page, {"examples": examples} if examples else None)
     print(out.report(job["progress"]["rows_done"], job["errors"]), file=sys.stderr)
     return Exit.OK
 
 
-def main(url: str, source: Path, output: Path) -> int:
+def main(url: str, source: Path, out: Outputs, examples: int = 0) -> int:
     key = os.environ.get(API_KEY_ENV)
     headers = {API_KEY_HEADER: key} if key else {}
     try:
         with httpx.Client(base_url=url, headers=headers, timeout=httpx.Timeout(30.0, read=300.0)) as client:
-            return score_remote(client, source, output)
+            return score_remote(client, source, out, examples)
     except httpx.InvalidURL as exc:
         raise Failure(Exit.INPUT, f"--remote {url!r} is not a URL: {exc}") from None
     except httpx.TransportError as exc:

@@ -24,7 +24,7 @@ from saq.types import Context
 
 from service.jobs.rows import InputRow, JobResult
 from service.jobs.store import CHUNK_FUNCTION, LAST_ERROR, OPEN, ChunkMissing, JobStore, State
-from service.jobs.summary import Post, Summarizer, Tally, timeline
+from service.jobs.summary import Summarizer, Tally, posts_of, timeline
 from service.schemas import to_scores
 from service.scoring import Scorer
 
@@ -57,7 +57,7 @@ class ChunkRunner:
             async with _heartbeat(job):
                 rows = await self.store.rows(job_id, chunk)
                 results = await score_rows(self.scorer, rows)
-            posts = as_posts(rows, results)
+            posts = posts_of(rows, results)
             committed = await self.store.commit(job_id, chunk, results, Tally.of(posts), timeline(posts))
             self.chunks += committed != -1
             if committed == 1:
@@ -79,7 +79,7 @@ class ChunkRunner:
         for n in range(status.progress.chunks_total):
             tally = await self.store.tally(job_id, n)
             if tally is None:  # committed by a worker of an earlier version (mid-deploy): rebuild it
-                posts = as_posts(await self.store.rows(job_id, n), await self.store.chunk_results(job_id, n))
+                posts = posts_of(await self.store.rows(job_id, n), await self.store.chunk_results(job_id, n))
                 tally = Tally.of(posts)
                 await self.store.add_timeline(job_id, timeline(posts))
             summarizer.add_tally(tally)
@@ -110,11 +110,6 @@ async def score_rows(scorer: Scorer, rows: Sequence[InputRow]) -> list[JobResult
     """A chunk's results, in its rows' order: what a worker commits and `dialogic score` writes."""
     scored = await scorer.score([row.text for row in rows])
     return [JobResult(r.id, s.label, to_scores(s.scores)) for r, s in zip(rows, scored, strict=True)]
-
-
-def as_posts(rows: Sequence[InputRow], results: Sequence[JobResult]) -> list[Post]:
-    """What the summary needs of a scored chunk."""
-    return [Post(r.line, r.author, r.ts, res.label) for r, res in zip(rows, results, strict=True)]
 
 
 @asynccontextmanager

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Route
 
 from service.jobs.rows import NDJSON
 from service.settings import Settings
@@ -20,26 +20,8 @@ from tests.admin.conftest import ARTIFACTS, Server
 from tests.jobs.conftest import REDIS_URL, WorkerProcess
 
 pytestmark = pytest.mark.browser
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 POLL_WAIT_MS = 15_000  # the page polls every 3 s; a busy machine gets some slack
 WORKER_WAIT_MS = 240_000  # a worker loads the model first: on a busy shared machine, minutes
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

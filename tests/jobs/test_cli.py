@@ -10,6 +10,7 @@ import pytest
 
 from service import cli
 from service.jobs import remote, worker
+from service.jobs.outputs import Outputs
 
 
 def test_score_remote_and_worker_commands_route_to_the_jobs_package(
@@ -32,5 +33,5 @@ def test_score_remote_and_worker_commands_route_to_the_jobs_package(
     posts.write_text("id,text\n1,hello\n")
     assert cli.main(["score", "--remote", "http://api:8000", str(posts), "-o", str(labels)]) == 0
     assert cli.main(["worker"]) == 0
-    assert calls[0] == ("remote", "http://api:8000", posts, labels)
+    assert calls[0] == ("remote", "http://api:8000", posts, Outputs(labels), 0)
     assert calls[1][0] == "worker" and calls[1][1].job_lease_s == 7

@@ -9,11 +9,16 @@ import pytest
 
 from service.jobs.rows import CSV, NDJSON, HeaderError, InputRow, LineError, Parsed, parser_for
 from service.jobs.summary import (
+    WEEKLY_MAX_DAYS,
     AuthorSummary,
     JobSummary,
+    Point,
     Post,
+    Streak,
     Summarizer,
     Tally,
+    bucket_start,
+    iso,
     summarize,
     timeline,
 )
@@ -83,11 +88,49 @@ def test_summary_ranks_broadcast_heavy_authors_first_with_time_ordered_streaks()
     summary = summarize(posts)
     assert summary.rows == 10
     assert summary.labels == {b: 7, c: 3}
-    assert summary.authors == [
-        AuthorSummary("ann", 4, 0.25, 3),
-        AuthorSummary("bo", 4, 0.25, 2),
-        AuthorSummary("cy", 1, 1.0, 0),
+    assert [
+        (a.author, a.posts, a.conversation_ratio, a.longest_broadcast_streak) for a in summary.authors
+    ] == [
+        ("ann", 4, 0.25, 3),
+        ("bo", 4, 0.25, 2),
+        ("cy", 1, 1.0, 0),
     ]
+    ann, bo, cy = summary.authors
+    assert ann.labels == {b: 3, c: 1} and cy.labels == {b: 0, c: 1}
+    assert ann.streaks == [Streak(3, "1970-01-01T00:00:01+00:00", "1970-01-01T00:00:04+00:00")]
+    assert bo.streaks == []  # an untimed post: the streak is in input order, which has no dates
+    # 5 seconds of posts: weekly, and 1 January 1970 was a Thursday, so the week starts on 29 December.
+    assert (summary.bucket, summary.first, summary.last) == (
+        "week",
+        "1970-01-01T00:00:01+00:00",
+        "1970-01-01T00:00:05+00:00",
+    )
+    assert ann.series == [Point("1969-12-29", 4, 1, 0.25)]
+    assert bo.series == [Point("1969-12-29", 3, 0, 0.0)] and cy.series == []  # timed posts only
+
+
+def test_replies_labelled_broadcast_are_pitches_and_a_long_span_is_charted_by_month() -> None:
+    day = 86400.0
+    posts = [
+        Post(1, "shop", 0.0, "broadcast", reply=True),
+        Post(2, "shop", 40 * day, "conversation", reply=True),
+        Post(3, "shop", 200 * day, "broadcast", reply=False),
+        Post(4, "shop", 201 * day, "broadcast", reply=True),
+        Post(5, "desk", 10 * day, "conversation"),
+        Post(6, None, 11 * day, "broadcast", reply=True),  # no author: not anyone's reply
+    ]
+    summary = summarize(posts)
+    assert summary.bucket == "month"
+    shop, desk = summary.authors
+    assert (shop.replies, shop.pitches, shop.pitch_share) == (3, 2, 0.6667)
+    assert (desk.replies, desk.pitches, desk.pitch_share) == (0, 0, None)
+    assert shop.series == [
+        Point("1970-01-01", 1, 0, 0.0),
+        Point("1970-02-01", 1, 1, 1.0),
+        Point("1970-07-01", 2, 0, 0.0),
+    ]
+    assert [s.posts for s in shop.streaks] == [2, 1]  # longest first
+    assert shop.streaks[0].start.startswith("1970-07-20") and shop.streaks[0].end.startswith("1970-07-21")
 
 
 def reference_summary(posts: list[Post]) -> JobSummary:
@@ -98,18 +141,50 @@ def reference_summary(posts: list[Post]) -> JobSummary:
         labels[post.label] += 1
         if post.author:
             mine[post.author].append(post)
+    times = [p.ts for own in mine.values() for p in own if p.ts is not None]
+    bucket = None
+    if times:
+        bucket = "week" if max(times) - min(times) <= WEEKLY_MAX_DAYS * 86400 else "month"
     authors = []
     for author, own in mine.items():
-        if all(p.ts is not None for p in own):
+        timed = all(p.ts is not None for p in own)
+        if timed:
             own = sorted(own, key=lambda p: (p.ts, p.line))
-        longest = run = 0
+        runs: list[list[Post]] = [[]]  # the broadcast runs, in order
         for post in own:
-            run = run + 1 if post.label == "broadcast" else 0
-            longest = max(longest, run)
-        ratio = round(sum(p.label == "conversation" for p in own) / len(own), 4)
-        authors.append(AuthorSummary(author, len(own), ratio, longest))
+            if post.label == "broadcast":
+                runs[-1].append(post)
+            elif runs[-1]:
+                runs.append([])
+        streaks = sorted((-len(r), r[0].ts, r[-1].ts) for r in runs if r) if timed else []
+        conversations = sum(p.label == "conversation" for p in own)
+        replies = sum(p.reply for p in own)
+        pitches = sum(p.reply and p.label == "broadcast" for p in own)
+        buckets: defaultdict[str, list[Post]] = defaultdict(list)
+        for post in own:
+            if post.ts is not None and bucket is not None:
+                buckets[bucket_start(post.ts, bucket).isoformat()].append(post)
+        series = [
+            Point(start, len(b), n := sum(p.label == "conversation" for p in b), round(n / len(b), 4))
+            for start, b in sorted(buckets.items())
+        ]
+        authors.append(
+            AuthorSummary(
+                author,
+                len(own),
+                round(conversations / len(own), 4),
+                max((len(r) for r in runs), default=0),
+                labels={"broadcast": len(own) - conversations, "conversation": conversations},
+                replies=replies,
+                pitches=pitches,
+                pitch_share=round(pitches / replies, 4) if replies else None,
+                streaks=[Streak(-n, iso(a), iso(b)) for n, a, b in streaks[:3]],  # type: ignore[arg-type]
+                series=series,
+            )
+        )
     authors.sort(key=lambda a: (a.conversation_ratio, -a.posts, a.author))
-    return JobSummary(sum(labels.values()), labels, authors)
+    first, last = (iso(min(times)), iso(max(times))) if times else (None, None)
+    return JobSummary(sum(labels.values()), labels, authors, bucket, first, last)  # type: ignore[arg-type]
 
 
 def random_posts(rng: random.Random, count: int) -> list[Post]:
@@ -124,7 +199,8 @@ def random_posts(rng: random.Random, count: int) -> list[Post]:
             if author in untimed and rng.random() < 0.3
             else rng.choice([-86400.5, 0.0, 1.0, 1e9]) + rng.randrange(5)
         )
-        posts.append(Post(line, author, ts, rng.choice(["broadcast", "broadcast", "conversation"])))
+        label = rng.choice(["broadcast", "broadcast", "conversation"])
+        posts.append(Post(line, author, ts, label, reply=rng.random() < 0.3))
     return posts
 
 

@@ -13,7 +13,7 @@ import msgspec
 import redis
 from litestar.testing import AsyncTestClient
 
-from service.jobs.summary import Post, timeline
+from service.jobs.summary import Post, posts_of, timeline
 from service.jobs.tasks import ChunkRunner
 from service.settings import Settings
 from tests.jobs.conftest import REDIS_URL, Client, jobs_app, ndjson, results, submit
@@ -24,10 +24,12 @@ START = datetime(2024, 5, 1, tzinfo=UTC)
 
 
 def rows_for(count: int) -> list[dict[str, Any]]:
-    """The same 20 authors however many rows; user3 leaves a few posts untimed, every 7th has no author."""
+    """The same 20 authors however many rows; user3 leaves a few posts untimed, every 7th has no author,
+    every 5th opens with a handle (a reply)."""
     rows: list[dict[str, Any]] = []
     for i in range(count):
-        row: dict[str, Any] = {"id": i, "text": f"post {i} about the garden"}
+        text = f"post {i} about the garden" if i % 5 else f"@friend{i % 3} post {i} about the garden"
+        row: dict[str, Any] = {"id": i, "text": text}
         if i % 7:
             row["author"] = f"user{i % 20}"
             if i % 20 != 3 or i % 9:
@@ -50,7 +52,8 @@ async def expected(client: Client, job_id: str, rows: list[dict[str, Any]]) -> d
     posts = []
     for line, (row, label) in enumerate(zip(rows, labels, strict=True), start=1):
         ts = datetime.fromisoformat(row["created_at"]).timestamp() if "created_at" in row else None
-        posts.append(Post(line, row.get("author"), ts, label))
+        reply = "author" in row and row["text"].startswith("@")
+        posts.append(Post(line, row.get("author"), ts, label, reply))
     summary: dict[str, Any] = msgspec.to_builtins(reference_summary(posts))
     return summary
 
@@ -78,6 +81,7 @@ async def test_the_summary_is_the_definition_in_memory_that_does_not_grow_with_t
             summary = (await client.get(f"/v1/jobs/{job_id}/summary")).json()
             assert summary == await expected(client, job_id, rows)
             assert len(summary["authors"]) == 20
+            assert sum(a["replies"] for a in summary["authors"]) > 0
             peaks.append(await finalize_peak(chunk_runner, job_id))
             assert (await client.get(f"/v1/jobs/{job_id}/summary")).json() == summary
     small, large = peaks
@@ -93,8 +97,7 @@ async def test_a_chunk_committed_without_a_tally_is_rebuilt_from_its_rows(job_se
         job_id = await scored(client, chunk_runner, rows)
         summary = (await client.get(f"/v1/jobs/{job_id}/summary")).json()
         own_rows, own_results = await store.rows(job_id, 1), await store.chunk_results(job_id, 1)
-        posts = [Post(r.line, r.author, r.ts, x.label) for r, x in zip(own_rows, own_results, strict=True)]
-        entries = timeline(posts)
+        entries = timeline(posts_of(own_rows, own_results))
         assert entries
         # What a worker from before tallies leaves of chunk 1: its results and done marker, no more.
         with redis.Redis.from_url(REDIS_URL) as plain:

@@ -27,6 +27,7 @@ from litestar.testing import AsyncTestClient, TestClient
 from model.runtime.classifier import Classifier, Prediction
 from service import cli, runtime
 from service.cache import MemoryCache
+from service.jobs.outputs import Outputs
 from service.jobs.remote import score_remote
 from service.jobs.store import WORKER_GONE_S, JobStore
 from service.scoring import Scorer
@@ -208,7 +209,7 @@ def test_score_remote_submits_follows_and_downloads(
     lines = ["id,text,author"] + [f'{i},"remote post {i}, thoughts @ann?",ann' for i in range(300)] + ["300"]
     source.write_text("\n".join(lines) + "\n")
     with TestClient(jobs_app(worker_settings)) as client:
-        assert score_remote(client, source, output, poll_s=0.2) == 0
+        assert score_remote(client, source, Outputs(output), poll_s=0.2) == 0
     assert [json.loads(line)["id"] for line in output.read_text().splitlines()] == [
         str(i) for i in range(300)
     ]
@@ -271,16 +272,23 @@ def test_local_and_remote_scoring_write_the_same_bytes(
     monkeypatch.setenv("DIALOGIC_MAX_CHARS", str(worker_settings.max_chars))
     monkeypatch.setenv("DIALOGIC_JOB_CHUNK_SIZE", "20")
     monkeypatch.setattr(runtime, "load_classifier", lambda _, threads=None: classifier)
-    assert cli.main(["score", str(source), "-o", str(tmp_path / "here.jsonl")]) == 0
+
+    def report(name: str) -> list[str]:
+        return ["--report", str(tmp_path / f"{name}.html"), "--examples", "2"]
+
+    assert cli.main(["score", str(source), "-o", str(tmp_path / "here.jsonl"), *report("here")]) == 0
     here = capsys.readouterr().err.splitlines()[-1]
     changes = {"redis_url": REDIS_URL, "cache_prefix": worker_settings.cache_prefix, "job_chunk_size": 20}
     with live_app(classifier, replace(settings, max_chars=worker_settings.max_chars), **changes) as url:
-        assert cli.main(["score", "--remote", url, str(source), "-o", str(tmp_path / "there.jsonl")]) == 0
+        there_argv = ["score", "--remote", url, str(source), "-o", str(tmp_path / "there.jsonl")]
+        assert cli.main([*there_argv, *report("there")]) == 0
         there = capsys.readouterr().err.splitlines()[-1]
     for suffix in ("", ".errors.jsonl", ".summary.json"):
         local, remote = tmp_path / f"here.jsonl{suffix}", tmp_path / f"there.jsonl{suffix}"
         assert local.read_bytes() == remote.read_bytes(), suffix
-    assert here.replace("here.jsonl", "there.jsonl") == there
+    assert (tmp_path / "here.html").read_bytes() == (tmp_path / "there.html").read_bytes()
+    assert (tmp_path / "here.html").read_text().count('<li class="example"') >= 4
+    assert here.replace("here", "there") == there
     results = [json.loads(line) for line in (tmp_path / "here.jsonl").read_text().splitlines()]
     errors = [json.loads(line) for line in (tmp_path / "here.jsonl.errors.jsonl").read_text().splitlines()]
     assert len(results) > 40 and len({e["line"] for e in errors}) == len(errors) >= 7

@@ -145,6 +145,12 @@ async def test_a_generated_client_calls_every_operation(
     assert [json.loads(line)["line"] for line in errors.content.splitlines()] == [3]
     summary = call("jobs.v1_jobs_job_id_summary_summary", job_id=job.id).parsed
     assert summary.rows == 2 and summary.authors[0].author == "shop"
+    assert summary.authors[0].labels.additional_properties == {"broadcast": 1, "conversation": 1}
+    report = call("jobs.v1_jobs_job_id_report_report", job_id=job.id, examples=1)
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
+    assert b"Conversation report" in report.content and b'<li class="example"' in report.content
+    refused_query = call("jobs.v1_jobs_job_id_report_report", job_id=job.id, examples=11)
+    assert refused_query.status_code == 400 and refused_query.parsed.type_ == "/problems/invalid-request"
     done = call("jobs.v1_jobs_job_id_cancel", job_id=job.id)
     assert done.status_code == 409 and done.parsed.type_ == "/problems/job-finished"
 
