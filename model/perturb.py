@@ -14,9 +14,8 @@ import hashlib
 import re
 from collections.abc import Callable, Sequence
 
-from model.runtime.normalize import normalize
+from model.runtime.normalize import LEADING_HANDLES, normalize, starts_with_handle
 
-_LEADING_HANDLES = re.compile(r"^(?:\.?@user[\s,:;.]*)+")
 _LINK = re.compile(r"\s*\bhttp\b")
 _RT_TAIL = re.compile(r"\b(?:RT|MT)[:\s]\s*@user\b:?\s*")
 _QUOTE = re.compile(r'["“]@user:')
@@ -47,10 +46,6 @@ def _changed(before: str, after: str) -> str | None:
     return after if after and after != normalize(before) else None
 
 
-def starts_with_handle(text: str) -> bool:
-    return bool(_LEADING_HANDLES.match(normalize(text)))
-
-
 FORMS = ("leading handle", "no handle", "comment + retweet", "retweet")
 
 
@@ -66,7 +61,7 @@ def form(text: str) -> str:
 
 def strip_handle(text: str) -> str | None:
     t = normalize(text)
-    rest = _LEADING_HANDLES.sub("", t)
+    rest = LEADING_HANDLES.sub("", t)
     return _changed(t, rest) if rest and rest != t else None
 
 

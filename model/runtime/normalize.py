@@ -61,3 +61,13 @@ def normalize(text: str) -> str:
             break
         text = masked
     return text
+
+
+# One or more leading handles (a `.@` one too), as `normalize` leaves them.
+LEADING_HANDLES = re.compile(r"^(?:\.?@user[\s,:;.]*)+")
+
+
+def starts_with_handle(text: str) -> bool:
+    """Whether the post opens by addressing someone: the reply shape that the report's pitch share and
+    the model card's form tables both read."""
+    return bool(LEADING_HANDLES.match(normalize(text)))

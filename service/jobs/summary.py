@@ -30,8 +30,8 @@ from typing import Literal
 import msgspec
 from msgspec import Struct
 
-from model.perturb import starts_with_handle
 from model.runtime.classifier import LABELS
+from model.runtime.normalize import starts_with_handle
 from service.jobs.rows import InputRow, JobResult
 
 BROADCAST, CONVERSATION = LABELS
@@ -168,7 +168,7 @@ class Tally(Struct, array_like=True):
 
 def posts_of(rows: Sequence[InputRow], results: Sequence[JobResult]) -> list[Post]:
     """What the summary needs of a scored chunk. A reply is a post that opens with a handle (or `.@`),
-    by the model's own reading of a leading handle (model/perturb.py)."""
+    as the model card's form tables read a leading handle (model/runtime/normalize.py)."""
     return [
         Post(r.line, r.author, r.ts, res.label, bool(r.author) and starts_with_handle(r.text))
         for r, res in zip(rows, results, strict=True)
