@@ -19,6 +19,11 @@ PREFIX = "DIALOGIC_"
 DOC = "doc"  # a field's metadata key: its meaning, as the README table says it
 
 
+def env_name(field_name: str) -> str:
+    """The environment variable of a Settings field."""
+    return PREFIX + field_name.upper()
+
+
 def setting(default: Any, doc: str) -> Any:
     """A field with its default and its one-line meaning."""
     return field(default=default, metadata={DOC: doc})
@@ -97,7 +102,7 @@ class Settings:
         types = get_type_hints(cls)
         values: dict[str, Any] = {}
         for f in fields(cls):
-            name = PREFIX + f.name.upper()
+            name = env_name(f.name)
             raw = env.get(name)
             if raw is None or raw == "":
                 continue
@@ -116,7 +121,7 @@ def _path(kind: type, value: Any) -> Any:
 
 
 def env_vars() -> list[str]:
-    return [PREFIX + f.name.upper() for f in fields(Settings)]
+    return [env_name(f.name) for f in fields(Settings)]
 
 
 TABLE_START, TABLE_END = "<!-- settings-table:start -->", "<!-- settings-table:end -->"
@@ -127,7 +132,7 @@ def settings_table() -> str:
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for f in fields(Settings):
         default = "unset" if f.default is None or f.default is MISSING else f"`{f.default}`"
-        rows.append(f"| `{PREFIX}{f.name.upper()}` | {default} | {f.metadata[DOC]} |")
+        rows.append(f"| `{env_name(f.name)}` | {default} | {f.metadata[DOC]} |")
     return "\n".join(rows)
 
 

@@ -26,7 +26,7 @@ from service.api.jobs import JobsPlugin
 from service.errors import problem_details_plugin
 from service.jobs.rows import NDJSON
 from service.security import ApiGateMiddleware, KeyRing
-from service.settings import PREFIX, Settings
+from service.settings import PREFIX, Settings, env_name
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,9 +114,7 @@ class WorkerProcess:
 
     def __init__(self, settings: Settings, log: Path, args: Sequence[str] = WORKER) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(PREFIX)}
-        env |= {
-            PREFIX + k.upper(): str(v) for k, v in asdict(settings).items() if v is not None and k != "extra"
-        }
+        env |= {env_name(k): str(v) for k, v in asdict(settings).items() if v is not None and k != "extra"}
         env |= {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
         self.log = log.open("ab")
         self.process = subprocess.Popen(
