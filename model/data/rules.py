@@ -99,6 +99,8 @@ _AUDIENCE_CTA = re.compile(
 _CARE_THANKS = re.compile(r"^(thanks?|thank you|thx|ty|cheers|you'?re welcome|no problem|np|congrat\w*)\b")
 _SECOND_PERSON = re.compile(r"\b(you|your|you'?re|you'?ll|you'?ve|u|ur|ya|y'all)\b")
 
+_THANKS_OR_CONGRATS = re.compile(r"\b(thanks?|thx|congrat\w*|kudos)\b")
+
 ORG_SOURCES = {"Government", "NGOs", "Business", "Media"}
 
 
@@ -168,7 +170,16 @@ def _r_thread_reply(rec: Record) -> bool:
 
 
 def _r_corporate_post(rec: Record) -> bool:
-    return rec["source"] == "fortune100_blm" and not rec.get("is_reply") and not addressed(rec)
+    """A company's own post, unless it speaks to someone: second person, thanks or congratulations are
+    how its quote-tweets and its thanks to named accounts read."""
+    t = _t(rec)
+    return (
+        rec["source"] == "fortune100_blm"
+        and not rec.get("is_reply")
+        and not addressed(rec)
+        and not _SECOND_PERSON.search(t)
+        and not _THANKS_OR_CONGRATS.search(t)
+    )
 
 
 def _r_news_outlet(rec: Record) -> bool:
@@ -298,8 +309,9 @@ RULES: tuple[Rule, ...] = (
         "corporate_post",
         BROADCAST,
         2,
-        "Fortune 100 company account post that is not a reply and does not start with a handle "
-        "(`.@user` mention-first announcements included).",
+        "Fortune 100 company account post that is not a reply, does not start with a handle "
+        "(`.@user` mention-first announcements included) and has no second person, thanks or "
+        "congratulations.",
         _r_corporate_post,
     ),
     Rule(
