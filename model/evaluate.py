@@ -26,7 +26,7 @@ import numpy as np
 from model import checks, perturb
 from model.baselines import labels_of, load_split, train_baselines
 from model.data import DEFAULT_BUILD_DIR, GOLD_FILE, PACKAGE_DIR, load_labels
-from model.data.augment import variant
+from model.data.augment import variants
 from model.data.build import broadcast_tails
 from model.metrics import cohen_kappa, macro_f1, per_class, report
 from model.runtime import onnx_int8
@@ -172,14 +172,11 @@ def form_cells(rows: list[Row], probs: np.ndarray) -> tuple[str, dict[str, Any]]
 
 def counterfactual_gold(rows: list[Row]) -> list[tuple[Row, str, str]]:
     """Gold posts in another form where the guide says the form does not decide, made exactly as the
-    training copies are (`model.data.augment.variant`): (row, change, new text)."""
+    training copies are (`model.data.augment.variants`, one change of form each): (row, change, new text)."""
     tails = broadcast_tails(rows)
-    out = []
-    for r in rows:
-        made = variant(r, r.get("act") or "", tails)
-        if made:
-            out.append((r, *made))
-    return out
+    return [
+        (r, *made) for r in rows for made in variants(r, r.get("act") or "", tails, copies=1, decorate=False)
+    ]
 
 
 def annotator_agreement() -> list[dict[str, Any]]:

@@ -92,14 +92,14 @@ def drop_link(text: str) -> str | None:
     return _changed(t, rest) if len(rest.split()) >= 2 else None
 
 
-def add_hashtag(text: str) -> str | None:
+def add_hashtag(text: str, hashtags: Sequence[str] = HASHTAGS) -> str | None:
     t = normalize(text)
-    return _changed(t, f"{t} {_pick(HASHTAGS, t)}")
+    return _changed(t, f"{t} {_pick(hashtags, t)}")
 
 
-def add_emoji(text: str) -> str | None:
+def add_emoji(text: str, emoji: Sequence[str] = EMOJI) -> str | None:
     t = normalize(text)
-    return _changed(t, f"{t} {_pick(EMOJI, t)}")
+    return _changed(t, f"{t} {_pick(emoji, t)}")
 
 
 def add_signature(text: str) -> str | None:

@@ -4,7 +4,8 @@ Most labelled posts carry their label in a typical form (care replies start with
 do not, comments in front of a retweet are rare), so a model can learn the form instead of the act. For
 each training post whose act is known, one copy changes the form where the labelling guide says the
 form does not decide: a care reply loses its leading handle, a press line gains one, a thank-you to one
-account becomes a comment in front of a retweet, a link is dropped. The copy keeps the label.
+account becomes a comment in front of a retweet, a link is dropped or added, an emoji or a hashtag is
+added. The copy keeps the label. A post gets up to `COPIES` copies, each by another change.
 
 The act comes from the annotator (`act` in the label files), else from the annotator's note (older
 labels), else from the weak rule that labelled the post.
@@ -22,8 +23,9 @@ from model import perturb
 Row = dict[str, Any]
 
 # Changes of form that keep each act's label (LABELING.md: the form is evidence, never the label).
+# `decorate` (an emoji or a hashtag) keeps every label, so every act gets it after its own changes.
 KEEPS: dict[str, tuple[str, ...]] = {
-    "care_reply": ("strip_handle",),
+    "care_reply": ("strip_handle", "add_link"),
     "answer": ("strip_addressed",),
     "question_to_person": ("strip_handle",),
     "reply": ("strip_addressed",),
@@ -32,8 +34,8 @@ KEEPS: dict[str, tuple[str, ...]] = {
     "thanks_to_person": ("rt_tail", "strip_handle"),
     "congrats_to_person": ("rt_tail", "strip_handle"),
     "comment_to_author": ("swap_rt_tail",),
-    "pitch_reply": ("strip_handle",),
-    "auto_dm": ("strip_handle",),
+    "pitch_reply": ("strip_handle", "drop_link"),
+    "auto_dm": ("strip_handle", "drop_link"),
     "announcement": ("add_handle", "dot_handle", "drop_link"),
     "promotion": ("add_handle", "drop_link"),
     "headline": ("add_handle", "drop_link"),
@@ -42,6 +44,28 @@ KEEPS: dict[str, tuple[str, ...]] = {
     "appeal": ("add_handle",),
     "statement": ("rt_tail",),
 }
+COPIES = 2
+# Decorations for training copies, kept apart from the behavioural suite's (`perturb.EMOJI`, `HASHTAGS`)
+# so that the suite's invariance cases stay unseen.
+TRAIN_EMOJI = ("😊", "❤️", "🔥", "👏", "💯", "🌟", "😍", "🤝", "📣", "💪", "🌈", "☀️", "😀", "👀", "🥳", "📌")
+TRAIN_HASHTAGS = (
+    "#tbt",
+    "#weekend",
+    "#family",
+    "#support",
+    "#love",
+    "#proud",
+    "#summer",
+    "#team",
+    "#mondaymotivation",
+    "#breaking",
+    "#health",
+    "#travel",
+    "#food",
+    "#sports",
+    "#music",
+    "#city",
+)
 RULE_ACTS = {
     "agent_reply": "care_reply",
     "addressed_care_language": "care_reply",
@@ -95,14 +119,26 @@ def _tail(text: str) -> str:
     return " ".join(re.sub(r"^(?:rt\s+@user\s*:?\s*)+", "", text, flags=re.I).split()[:_TAIL_WORDS])
 
 
-def variant(row: Row, act: str, tails: Sequence[str]) -> tuple[str, str] | None:
-    """(operation, new text) for the first operation that applies, starting at one chosen by the id."""
+def _decorate(text: str) -> str | None:
+    if _hash(text) % 2:
+        return perturb.add_emoji(text, TRAIN_EMOJI)
+    return perturb.add_hashtag(text, TRAIN_HASHTAGS)
+
+
+def variants(
+    row: Row, act: str, tails: Sequence[str], copies: int = COPIES, decorate: bool = True
+) -> list[tuple[str, str]]:
+    """(operation, new text) for the first `copies` operations that apply: the act's own changes of form
+    (starting at one chosen by the id), then, with `decorate`, an emoji or a hashtag."""
     ops = KEEPS.get(act, ())
-    if not ops:
-        return None
-    start = _hash(row["id"]) % len(ops)
-    for op in ops[start:] + ops[:start]:
-        if op == "strip_addressed":
+    start = _hash(row["id"]) % len(ops) if ops else 0
+    made: list[tuple[str, str]] = []
+    for op in (*ops[start:], *ops[:start], *(("decorate",) if decorate else ())):
+        if len(made) == copies:
+            break
+        if op == "decorate":
+            text = _decorate(row["text"])
+        elif op == "strip_addressed":
             stripped = perturb.strip_handle(row["text"])
             text = stripped if stripped and _ADDRESS.search(stripped) else None
             op = "strip_handle"
@@ -114,12 +150,15 @@ def variant(row: Row, act: str, tails: Sequence[str]) -> tuple[str, str] | None:
         else:
             text = perturb.PERTURBATIONS[op](row["text"])
         if text:
-            return op, text
-    return None
+            made.append((op, text))
+    return made
 
 
-def counterfactuals(rows: Sequence[Row], tails: Sequence[str]) -> list[Row]:
-    """One copy per eligible row (all read rows, WEAK_SHARE of weak rows), label and group kept.
+def counterfactuals(
+    rows: Sequence[Row], tails: Sequence[str], copies: int = COPIES, decorate: bool = True
+) -> list[Row]:
+    """Up to `copies` copies per eligible row (all read rows, WEAK_SHARE of weak rows), label and group
+    kept (`variants` says which).
 
     `tails` are broadcast posts of the same split, put after a comment as the retweeted text."""
     out = []
@@ -127,11 +166,7 @@ def counterfactuals(rows: Sequence[Row], tails: Sequence[str]) -> list[Row]:
         act = row.get("act")
         if act is None or (row["origin"] == "weak" and _hash(row["id"]) % 100 >= 100 * WEAK_SHARE):
             continue
-        made = variant(row, act, tails)
-        if made is None:
-            continue
-        op, text = made
-        out.append(
+        out.extend(
             {
                 **row,
                 "id": f"{row['id']}~{op}",
@@ -141,5 +176,6 @@ def counterfactuals(rows: Sequence[Row], tails: Sequence[str]) -> list[Row]:
                 "weight": row["weight"] / 2,
                 "parent": row["id"],
             }
+            for op, text in variants(row, act, tails, copies, decorate)
         )
     return out

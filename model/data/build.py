@@ -261,15 +261,19 @@ def written_examples(path: Path, weight: float) -> list[dict[str, Any]]:
 
 
 def with_counterfactuals(train: list[dict[str, Any]], banned: set[str]) -> list[dict[str, Any]]:
-    """Counterfactual copies of train rows (model.data.augment) that collide with no evaluation text and
-    no other train row; broadcast posts of train serve as the retweeted texts."""
-    seen = banned | {dup_key(r["text"]) for r in train}
+    """Counterfactual copies of train rows (model.data.augment) that are near-duplicates of no evaluation
+    text and of no other post's family, and repeat no train text; broadcast posts of train serve as the
+    retweeted texts. A copy may be a near-duplicate of its parent: a link, an emoji or a `.` is all that
+    some changes of form add."""
+    family = {dup_key(r["text"]): r["id"] for r in train}
+    seen = {r["text"] for r in train}
     copies = []
     for row in counterfactuals(train, broadcast_tails(train)):
         key = dup_key(row["text"])
-        if key not in seen:
-            seen.add(key)
-            copies.append(row)
+        if key in banned or row["text"] in seen or family.setdefault(key, row["parent"]) != row["parent"]:
+            continue
+        seen.add(row["text"])
+        copies.append(row)
     return copies
 
 
@@ -356,7 +360,7 @@ def build(
     banned = {dup_key(r["text"]) for r in gold_rows}
     splits, leak_report = eval_splits(candidates, banned)
     # Dev posts in another form: model selection and calibration must hold for the act in any form.
-    dev_cf = counterfactuals(splits["dev"], broadcast_tails(splits["dev"]))
+    dev_cf = counterfactuals(splits["dev"], broadcast_tails(splits["dev"]), copies=1, decorate=False)
     banned |= {dup_key(r["text"]) for r in dev_cf}
     pool = (
         candidates["train"]

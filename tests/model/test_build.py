@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from model import perturb
 from model.data import DEFAULT_DATA_DIR, GOLD_FILE, WRITTEN_FILE, load_labels, read_jsonl
+from model.data.augment import COPIES, TRAIN_EMOJI, TRAIN_HASHTAGS
 from model.data.build import dup_key
 from model.runtime.normalize import normalize
 
@@ -51,8 +53,13 @@ def test_groups_do_not_straddle_splits(built: Any) -> None:
 def test_no_near_duplicates_across_or_within_splits(built: Any) -> None:
     _, _, rows = built
     keys = {s: [dup_key(r["text"]) for r in rows[s]] for s in (*SPLITS, "gold")}
-    for s in SPLITS:
+    for s in ("dev", "test"):
         assert len(keys[s]) == len(set(keys[s])), f"near-duplicates inside {s}"
+    # In train, only a post and its own counterfactual copies may be near-duplicates of each other.
+    families: dict[str, set[str]] = {}
+    for r in rows["train"]:
+        families.setdefault(dup_key(r["text"]), set()).add(r.get("parent") or r["id"])
+    assert not [k for k, f in families.items() if len(f) > 1]
     order = ["gold", "test", "dev", "train"]
     for i, a in enumerate(order):
         for b in order[i + 1 :]:
@@ -102,9 +109,25 @@ def test_counterfactual_copies_keep_label_and_group_and_stay_in_train(built: Any
         assert (copy["label"], copy["group"]) == (parent["label"], parent["group"])
         assert copy["text"] != parent["text"]
     ops = Counter(r["rule"] for r in copies)
-    assert {"strip_handle", "add_handle", "rt_tail"} <= set(ops)
+    # drop_link, add_link and decorate make near-duplicates of the parent; they must survive the dedupe.
+    assert {"strip_handle", "add_handle", "rt_tail", "drop_link", "add_link", "decorate"} <= set(ops)
+    assert max(Counter(r["parent"] for r in copies).values()) == COPIES
     for split in ("dev", "test", "gold"):
         assert not [r for r in rows[split] if r["origin"] == "augmented"]
+
+
+def test_training_decorations_are_not_the_suites() -> None:
+    """The suite's invariance cases add `perturb.EMOJI` and `perturb.HASHTAGS`; training copies use their
+    own, so a suite pass is not a memorised decoration."""
+    assert not set(TRAIN_EMOJI) & set(perturb.EMOJI)
+    assert not {h.lower() for h in TRAIN_HASHTAGS} & {h.lower() for h in perturb.HASHTAGS}
+
+
+def test_dev_copies_change_only_the_form(built: Any) -> None:
+    _, _, rows = built
+    ops = Counter(r["rule"] for r in rows["dev_counterfactual"])
+    assert ops and "decorate" not in ops
+    assert max(Counter(r["parent"] for r in rows["dev_counterfactual"]).values()) == 1
 
 
 def test_rules_are_measured_on_the_hard_form_pool(built: Any) -> None:
