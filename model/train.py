@@ -349,6 +349,7 @@ def artifact_meta(
         "normalize_version": NORMALIZE_VERSION,  # the version the training texts were normalised with
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "base_model": "sentence-transformers/all-MiniLM-L6-v2",
+        "init_from": artifact_version(args.init_from) if args.init_from else None,
         "training": {
             "seed": args.seed,
             "epochs_planned": args.epochs,
@@ -383,7 +384,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     seed_everything(args.seed)
     build_dir = Path(args.build)
     rows = load_build(build_dir, args.limit)
-    model, tokenizer = Classifier.fresh(args.seed)
+    model, tokenizer = Classifier.fresh(args.seed, args.init_from)
     pad_id = tokenizer.pad_token_id
     data = {name: Encoded.of(tokenizer, r, args.max_length) if r else None for name, r in rows.items()}
     run = fit(model, data, pad_id, args, t_start)
@@ -443,6 +444,12 @@ def check_roundtrip(out: Path, rows: list[dict[str, Any]], probs: np.ndarray) ->
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--build", type=Path, default=DEFAULT_BUILD_DIR, help="dialogic data build output")
     parser.add_argument("--out", type=Path, default=ARTIFACT_DIR, help="artifact directory")
+    parser.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        help="start from this trained artifact instead of the base encoder (a further round of training)",
+    )
     parser.add_argument("--epochs", type=float, default=3.0)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=8e-5)

@@ -140,13 +140,16 @@ class Classifier:
         return cls(forward, read_tokenizer(directory), meta["name"], version, temperature, metrics, backend)
 
     @staticmethod
-    def fresh(seed: int) -> tuple[Any, Any]:
-        """The base encoder with a new, seeded classification head, and transformers' tokenizer (which
-        training saves into the artifact): the starting point for training."""
+    def fresh(seed: int, init_from: Path | None = None) -> tuple[Any, Any]:
+        """The starting point for training, with transformers' tokenizer (which training saves into the
+        artifact): the base encoder with a new, seeded classification head, or, for a further round
+        of training, the weights of a trained artifact (`init_from`)."""
         import torch
         from transformers import AutoTokenizer
 
         torch.manual_seed(seed)
+        if init_from is not None:
+            return _fp32_model(init_from), AutoTokenizer.from_pretrained(init_from)
         base = base_model_dir()
         model = _fp32_model(
             base,
