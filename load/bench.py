@@ -315,7 +315,11 @@ def targets(rows: list[Row]) -> list[tuple[str, str, bool]]:
 
 
 def print_table(rows: list[Row], checks: list[tuple[str, str, bool]], backend: str) -> None:
-    ceiling = find(rows, f"ceiling {backend}", 1, 1)
+    ceiling = max(
+        (r for r in rows if r.name.startswith(f"ceiling {backend}")),
+        key=lambda r: r.posts_per_s,
+        default=None,
+    )
     peer = {r.concurrency: r for r in rows if r.name == PEER}
     head = (
         f"{'phase':<28}{'conc':>5}{'items':>6}{'req/s':>9}{'posts/s':>9}{'p50':>8}{'p95':>8}{'p99':>8}"
