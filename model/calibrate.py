@@ -1,19 +1,24 @@
 """Temperature scaling: one scalar T > 0 so that softmax(logits / T) minimises the NLL on dev.
 
 `fit_temperature` does a grid search over log T (fine, bounded, deterministic) followed by a golden-section
-refinement around the best grid point. CLI: `python -m model.calibrate [--artifact DIR]` refits T on the
-build's dev split and rewrites `temperature` in the artifact's dialogic.json.
+refinement around the best grid point. CLI: `python -m model.calibrate [--artifact DIR] [--build DIR]`
+refits T on a build's dev split and its counterfactual copies (the rows training calibrates on), for a
+build newer than the artifact's, and rewrites `temperature` in the artifact's dialogic.json, noting the
+refit under `recalibrated`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 import numpy as np
 
 from model.runtime.classifier import ARTIFACT_DIR, LABELS, META_FILE
+
+CALIBRATION_SPLITS = ("dev", "dev_counterfactual")  # a build's files; model.train fits on the same rows
 
 
 def _nll(logits: np.ndarray, labels: np.ndarray, t: float) -> float:
@@ -44,14 +49,14 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, lo: float = 0.05, hi
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--artifact", type=Path, default=ARTIFACT_DIR)
-    parser.add_argument("--dev", type=Path, default=Path(__file__).parent / "data" / "build" / "dev.jsonl")
+    parser.add_argument("--build", type=Path, default=Path(__file__).parent / "data" / "build")
 
 
 def run(args: argparse.Namespace) -> int:
     from model.data import read_jsonl
     from model.runtime.classifier import Classifier
 
-    rows = list(read_jsonl(args.dev))
+    rows = [r for split in CALIBRATION_SPLITS for r in read_jsonl(args.build / f"{split}.jsonl")]
     clf = Classifier.load(args.artifact)
     logits = clf.logits([r["text"] for r in rows])
     labels = np.array([LABELS.index(r["label"]) for r in rows])
@@ -59,9 +64,16 @@ def run(args: argparse.Namespace) -> int:
     meta_path = args.artifact / META_FILE
     meta = json.loads(meta_path.read_text())
     print(
-        f"temperature {meta['temperature']:.4f} -> {t:.4f} "
-        f"(dev NLL {_nll(logits, labels, meta['temperature']):.4f} -> {_nll(logits, labels, t):.4f})"
+        f"temperature {meta['temperature']:.4f} -> {t:.4f} on {len(rows)} rows "
+        f"(NLL {_nll(logits, labels, meta['temperature']):.4f} -> {_nll(logits, labels, t):.4f})"
     )
+    summary = json.loads((args.build / "summary.json").read_text())
+    meta["recalibrated"] = {
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "build_built_at": summary.get("built_at"),
+        "rows": len(rows),
+        "previous_temperature": meta["temperature"],
+    }
     meta["temperature"] = t
     meta_path.write_text(json.dumps(meta, indent=1, ensure_ascii=False))
     return 0

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -87,3 +89,33 @@ def test_cohen_kappa_known_values() -> None:
     assert cohen_kappa([0, 0, 1, 1], [0, 1, 0, 1]) == 0.0
     a, b = [0] * 6 + [1] * 4, [0] * 5 + [1] * 5
     assert abs(cohen_kappa(a, b) - (0.9 - 0.5) / 0.5) < 1e-9
+
+
+def test_calibrate_cli_refits_on_dev_and_its_copies_and_notes_it(tmp_path: Path) -> None:
+    import argparse
+    import shutil
+
+    from model import calibrate
+    from model.runtime.classifier import ARTIFACT_DIR, META_FILE, artifact_version
+
+    artifact, build = tmp_path / "artifact", tmp_path / "build"
+    shutil.copytree(ARTIFACT_DIR, artifact, ignore=shutil.ignore_patterns("onnx"))
+    build.mkdir()
+    dev = [
+        {"text": "We're hiring! Join our team http", "label": "broadcast"},
+        {"text": "@user Sorry about that, please DM us your order number", "label": "conversation"},
+    ]
+    copies = [{"text": "Sorry about that, please DM us your order number", "label": "conversation"}]
+    for name, rows in (("dev", dev), ("dev_counterfactual", copies)):
+        (build / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (build / "summary.json").write_text(json.dumps({"built_at": "2026-12-02T00:00:00Z"}))
+    before, version = json.loads((artifact / META_FILE).read_text()), artifact_version(artifact)
+
+    assert calibrate.run(argparse.Namespace(artifact=artifact, build=build)) == 0
+
+    meta = json.loads((artifact / META_FILE).read_text())
+    assert meta["recalibrated"]["rows"] == 3
+    assert meta["recalibrated"]["previous_temperature"] == before["temperature"]
+    assert meta["recalibrated"]["build_built_at"] == "2026-12-02T00:00:00Z"
+    assert meta["temperature"] != before["temperature"]  # three easy rows: a sharper temperature
+    assert artifact_version(artifact) != version  # cached scores of the old temperature are not reused
