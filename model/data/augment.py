@@ -161,7 +161,7 @@ def counterfactuals(
     kept (`variants` says which).
 
     `tails` are broadcast posts of the same split, put after a comment as the retweeted text."""
-    out = []
+    out: list[Row] = []
     for row in rows:
         act = row.get("act")
         if act is None or (row["origin"] == "weak" and _hash(row["id"]) % 100 >= 100 * WEAK_SHARE):
