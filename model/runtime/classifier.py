@@ -35,10 +35,9 @@ PAD_TOKEN = "[PAD]"  # BERT's, as the artifact's tokenizer_config.json names it
 Backend = Literal["fp32", "int8"]  # torch fp32 (the reference), or ONNX Runtime int8 (onnx_int8.py)
 BACKENDS: tuple[Backend, ...] = ("fp32", "int8")
 PAD_TOLERANCE = 0.1  # padded tokens a forward pass may carry, as a share of its real tokens
-# Texts per forward pass. int8 runs one: its activations are quantised with one scale per pass, so in a
-# pass of several texts each text's scores would depend on its neighbours (a borderline label flipped
-# in testing). One text per pass was also its fastest layout (docs/performance.md).
-MAX_PASS: dict[Backend, int] = {"fp32": 64, "int8": 1}
+# Texts per forward pass: the most that still saved CPU per text (docs/performance.md). Both backends'
+# scores are independent of the pass a text shares (int8 scales activations per token row).
+MAX_PASS: dict[Backend, int] = {"fp32": 64, "int8": 8}
 
 
 def base_model_dir() -> Path:
@@ -133,7 +132,7 @@ class Classifier:
             )
         version = artifact_version(directory)
         if backend == "int8":
-            forward = _onnx_forward(onnx_int8.session(directory, version, threads or 0))
+            forward = onnx_forward(onnx_int8.session(directory, version, threads or 0))
         else:
             forward = _torch_forward(_fp32_model(directory), threads)
         temperature, metrics = float(meta["temperature"]), meta.get("metrics", {})
@@ -238,7 +237,7 @@ def _torch_forward(model: Any, threads: int | None) -> Forward:
     return forward
 
 
-def _onnx_forward(session: Any) -> Forward:
+def onnx_forward(session: Any) -> Forward:
     def forward(batch: dict[str, np.ndarray]) -> np.ndarray:
         logits: np.ndarray = session.run(["logits"], batch)[0]
         return logits

@@ -62,7 +62,7 @@ class Batcher:
         workers: int = 1,
     ) -> None:
         self.classifier, self.max_wait_s = classifier, max_wait_ms / 1000
-        self.max_size = min(max_size, classifier.max_pass)  # int8: one text at a time, no waiting
+        self.max_size = min(max_size, classifier.max_pass)
         self.capacity, self.timeout_s, self.workers = capacity, timeout_s, workers
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._depth = 0
