@@ -241,7 +241,9 @@ class TrainingRun:
         """One optimiser step on `batch`; its loss."""
         self.model.train()
         logits = self.model(**collate([self.train_set.ids[i] for i in batch], self.pad_id)).logits
-        loss_each = torch.nn.functional.cross_entropy(logits, self.y[batch], reduction="none")
+        loss_each = torch.nn.functional.cross_entropy(
+            logits, self.y[batch], reduction="none", label_smoothing=self.args.label_smoothing
+        )
         loss = (loss_each * self.w[batch]).sum() / self.w[batch].sum()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
@@ -361,6 +363,7 @@ def artifact_meta(
             "max_length": args.max_length,
             "warmup": args.warmup,
             "weight_decay": args.weight_decay,
+            "label_smoothing": args.label_smoothing,
             "patience": args.patience,
             "freeze_embeddings": args.freeze_embeddings,
             "stop_reason": run["stop_reason"],
@@ -454,6 +457,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=8e-5)
     parser.add_argument("--weight-decay", type=float, default=0.01)
+    parser.add_argument(
+        "--label-smoothing",
+        type=float,
+        default=0.0,
+        help="share of each target spread over both labels: a brake on the overconfidence of further rounds",
+    )
     parser.add_argument("--warmup", type=float, default=0.06, help="fraction of steps")
     parser.add_argument("--max-length", type=int, default=MAX_TOKENS)
     parser.add_argument("--seed", type=int, default=13)
