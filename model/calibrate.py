@@ -3,8 +3,9 @@
 `fit_temperature` does a grid search over log T (fine, bounded, deterministic) followed by a golden-section
 refinement around the best grid point. CLI: `python -m model.calibrate [--artifact DIR] [--build DIR]`
 refits T on a build's dev split and its counterfactual copies (the rows training calibrates on), for a
-build newer than the artifact's, and rewrites `temperature` in the artifact's dialogic.json, noting the
-refit under `recalibrated`.
+build newer than the artifact's or a changed int8 build, and rewrites `temperature` in the artifact's
+dialogic.json, noting the refit under `recalibrated`. It fits the scores of the backend the service
+serves by default (int8), which are the ones clients see.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.runtime.classifier import ARTIFACT_DIR, LABELS, META_FILE
+from model.runtime.classifier import ARTIFACT_DIR, BACKENDS, LABELS, META_FILE
 
 CALIBRATION_SPLITS = ("dev", "dev_counterfactual")  # a build's files; model.train fits on the same rows
 
@@ -50,6 +51,7 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, lo: float = 0.05, hi
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--artifact", type=Path, default=ARTIFACT_DIR)
     parser.add_argument("--build", type=Path, default=Path(__file__).parent / "data" / "build")
+    parser.add_argument("--backend", choices=BACKENDS, default="int8", help="whose scores to calibrate")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from model.runtime.classifier import Classifier
 
     rows = [r for split in CALIBRATION_SPLITS for r in read_jsonl(args.build / f"{split}.jsonl")]
-    clf = Classifier.load(args.artifact)
+    clf = Classifier.load(args.artifact, args.backend)
     logits = clf.logits([r["text"] for r in rows])
     labels = np.array([LABELS.index(r["label"]) for r in rows])
     t = fit_temperature(logits, labels)
@@ -72,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "build_built_at": summary.get("built_at"),
         "rows": len(rows),
+        "backend": args.backend,
         "previous_temperature": meta["temperature"],
     }
     meta["temperature"] = t

@@ -111,11 +111,12 @@ def test_calibrate_cli_refits_on_dev_and_its_copies_and_notes_it(tmp_path: Path)
     (build / "summary.json").write_text(json.dumps({"built_at": "2026-12-02T00:00:00Z"}))
     before, version = json.loads((artifact / META_FILE).read_text()), artifact_version(artifact)
 
-    assert calibrate.run(argparse.Namespace(artifact=artifact, build=build)) == 0
+    assert calibrate.run(argparse.Namespace(artifact=artifact, build=build, backend="fp32")) == 0
 
     meta = json.loads((artifact / META_FILE).read_text())
     assert meta["recalibrated"]["rows"] == 3
     assert meta["recalibrated"]["previous_temperature"] == before["temperature"]
     assert meta["recalibrated"]["build_built_at"] == "2026-12-02T00:00:00Z"
+    assert meta["recalibrated"]["backend"] == "fp32"
     assert meta["temperature"] != before["temperature"]  # three easy rows: a sharper temperature
     assert artifact_version(artifact) != version  # cached scores of the old temperature are not reused
