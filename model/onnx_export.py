@@ -3,12 +3,10 @@
 The pipeline side of the int8 backend: it needs torch, so the runtime imports it only when an
 artifact's file does not exist yet (the first start, or the image build); a process that finds the
 file never loads torch.
-Steps: export with the last layer computed for the [CLS] row only (the one row the classifier reads),
-ONNX Runtime's BERT optimiser (fused bias-GELU and LayerNorm; attention left unfused, since its
-quantised form scales a whole pass at once), then int8 matrix products with one activation scale per
-token row (`model/quantize.py`), so that a text's scores do not depend on the texts in its pass.
-Residual adds and LayerNorms stay two ops, since ORT's fused SkipLayerNormalization kernel was slower
-than the pair.
+Steps: export with eager attention (the pattern ONNX Runtime's BERT optimiser fuses into one Attention
+op, with fused bias-GELU) and with the last layer computed for the [CLS] row only (the one row the
+classifier reads), then dynamic int8 quantisation of the weights, per output channel. Residual adds and
+LayerNorms stay two ops, since ORT's fused SkipLayerNormalization kernel was slower than the pair.
 `onnx_int8.RECIPE` names these steps; what each one was worth is in docs/performance.md, the gold-set
 figures of both backends in the model card.
 """
@@ -29,14 +27,11 @@ from onnxruntime.transformers import optimizer
 from onnxruntime.transformers.fusion_options import FusionOptions
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from model.quantize import quantize_rows
 from model.runtime.onnx_int8 import INPUTS
 
 
-def build(directory: Path, target: Path, per_row: bool = True) -> None:
-    """Export, fuse and quantise the artifact in `directory` into `target` (atomically). `per_row=False`:
-    ONNX Runtime's own dynamic quantisation instead (fused QAttention, one activation scale per pass),
-    the file a straightforward server would run, kept for the benchmark's peer."""
+def build(directory: Path, target: Path) -> None:
+    """Export, fuse and quantise the artifact in `directory` into `target` (atomically)."""
     model = AutoModelForSequenceClassification.from_pretrained(
         directory, dtype=torch.float32, attn_implementation="eager"
     ).eval()
@@ -79,7 +74,6 @@ def build(directory: Path, target: Path, per_row: bool = True) -> None:
             )
         config, fusions = model.config, FusionOptions("bert")
         fusions.enable_skip_layer_norm = False
-        fusions.enable_attention = not per_row
         optimizer.optimize_model(
             str(exported),
             model_type="bert",
@@ -88,26 +82,18 @@ def build(directory: Path, target: Path, per_row: bool = True) -> None:
             optimization_options=fusions,
         ).save_model_to_file(str(fused))
         staged = Path(work) / "int8.onnx"
-        if per_row:
-            quantize_rows(fused, staged)
-        else:
-            quantize_per_pass(fused, staged)
+        logging.disable(logging.WARNING)  # the quantiser's advice to pre-process goes to the root logger
+        try:
+            quantize_dynamic(
+                fused,
+                staged,
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},  # fused ops: no inferred type
+            )
+        finally:
+            logging.disable(logging.NOTSET)
         os.replace(staged, target)  # readers never see a half-written file
-
-
-def quantize_per_pass(source: Path, target: Path) -> None:
-    """ORT's dynamic int8: weights per output channel, each product's activations by one scale per pass."""
-    logging.disable(logging.WARNING)  # the quantiser's advice to pre-process goes to the root logger
-    try:
-        quantize_dynamic(
-            source,
-            target,
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},  # fused ops: no inferred type
-        )
-    finally:
-        logging.disable(logging.NOTSET)
 
 
 def last_layer_for_cls(layer: Any, hidden: Any, attention_mask: Any) -> Any:

@@ -44,10 +44,8 @@ class Settings:
     max_batch: int = setting(256, "items per /v1/classify/batch request")
     max_chars: int = setting(5000, 'characters per text (longer: 422, or truncated with "truncate": true)')
     max_body_bytes: int = setting(8 * 1024 * 1024, "request body limit (413 beyond)")
-    batch_max_size: int = setting(8, "largest micro-batch a model worker takes")
-    batch_max_wait_ms: float = setting(
-        0.0, "how long a model worker waits to fill a micro-batch (0: it takes what is queued)"
-    )
+    batch_max_size: int = setting(8, "largest micro-batch a model worker takes (fp32; int8 takes one text)")
+    batch_max_wait_ms: float = setting(4.0, "how long the batcher waits to fill a micro-batch")
     queue_size: int = setting(
         512, "texts waiting for the model before a 503 (about 3 s of int8 work on 2 CPUs)"
     )

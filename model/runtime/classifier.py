@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -35,9 +35,10 @@ PAD_TOKEN = "[PAD]"  # BERT's, as the artifact's tokenizer_config.json names it
 Backend = Literal["fp32", "int8"]  # torch fp32 (the reference), or ONNX Runtime int8 (onnx_int8.py)
 BACKENDS: tuple[Backend, ...] = ("fp32", "int8")
 PAD_TOLERANCE = 0.1  # padded tokens a forward pass may carry, as a share of its real tokens
-# Texts per forward pass: the most that still saved CPU per text (docs/performance.md). Both backends'
-# scores are independent of the pass a text shares (int8 scales activations per token row).
-MAX_PASS: dict[Backend, int] = {"fp32": 64, "int8": 8}
+# Texts per forward pass. int8 runs one: its activations are quantised with one scale per pass, so in a
+# pass of several texts each text's scores would depend on its neighbours (a borderline label flipped
+# in testing). One text per pass was also its fastest layout (docs/performance.md).
+MAX_PASS: dict[Backend, int] = {"fp32": 64, "int8": 1}
 
 
 def base_model_dir() -> Path:
@@ -132,7 +133,7 @@ class Classifier:
             )
         version = artifact_version(directory)
         if backend == "int8":
-            forward = onnx_forward(onnx_int8.session(directory, version, threads or 0))
+            forward = _onnx_forward(onnx_int8.session(directory, version, threads or 0))
         else:
             forward = _torch_forward(_fp32_model(directory), threads)
         temperature, metrics = float(meta["temperature"]), meta.get("metrics", {})
@@ -165,13 +166,18 @@ class Classifier:
     def logits(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Raw logits in input order. Texts are tokenised once, then run in forward passes of at most
         `batch_size` texts of similar token counts (`length_buckets`), so padding stays small."""
-        if not texts:
-            return np.zeros((0, len(LABELS)), dtype=np.float32)
-        ids = self.token_ids(texts)
         out = np.zeros((len(texts), len(LABELS)), dtype=np.float32)
-        for bucket in length_buckets([len(seq) for seq in ids], min(batch_size, self.max_pass)):
-            out[bucket] = self.forward(pad([ids[i] for i in bucket], self.pad_id))
+        for bucket, logits in self.passes(texts, batch_size):
+            out[bucket] = logits
         return out
+
+    def passes(self, texts: Sequence[str], batch_size: int = 64) -> Iterator[tuple[list[int], np.ndarray]]:
+        """(indices into `texts`, their raw logits), one forward pass at a time, as `logits` runs them."""
+        if not texts:
+            return
+        ids = self.token_ids(texts)
+        for bucket in length_buckets([len(seq) for seq in ids], min(batch_size, self.max_pass)):
+            yield bucket, self.forward(pad([ids[i] for i in bucket], self.pad_id))
 
     def probabilities(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Calibrated probabilities (temperature-scaled softmax), in input order."""
@@ -179,6 +185,12 @@ class Classifier:
 
     def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[Prediction]:
         return [to_prediction(p) for p in self.probabilities(texts, batch_size)]
+
+    def predict_passes(self, texts: Sequence[str]) -> Iterator[tuple[list[int], list[Prediction]]]:
+        """`predict`, a forward pass at a time: a caller can hand out each pass's results at once."""
+        for bucket, logits in self.passes(texts):
+            probs = softmax(logits.astype(np.float64) / self.temperature)
+            yield bucket, [to_prediction(p) for p in probs]
 
 
 def pad(ids: list[list[int]], pad_id: int) -> dict[str, np.ndarray]:
@@ -237,7 +249,7 @@ def _torch_forward(model: Any, threads: int | None) -> Forward:
     return forward
 
 
-def onnx_forward(session: Any) -> Forward:
+def _onnx_forward(session: Any) -> Forward:
     def forward(batch: dict[str, np.ndarray]) -> np.ndarray:
         logits: np.ndarray = session.run(["logits"], batch)[0]
         return logits

@@ -18,11 +18,8 @@ from typing import Any
 
 log = logging.getLogger("dialogic.model")
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-RECIPE = "r4"  # names onnx_export.py's steps in the file name: a changed recipe never reuses an old file
+RECIPE = "r3"  # names onnx_export.py's steps in the file name: a changed recipe never reuses an old file
 BUILD = f"int8{RECIPE}"  # this build's name, in the file name and in cached scores' keys
-# ONNX Runtime's own dynamic quantisation (one activation scale per pass): what a straightforward server
-# of this model would run, one text per pass. Only the benchmark's naive peer serves it.
-STANDARD_BUILD = "int8std"
 SLOW_FUSIONS = ["SkipLayerNormFusion"]  # slower than the ops it fuses; off in the export too
 
 
@@ -43,10 +40,10 @@ def describe_cpu() -> str:
     return f"{name}; {' '.join(extensions) or 'no AVX2'}"
 
 
-def cached_path(directory: Path, version: str, build: str = BUILD) -> Path:
+def cached_path(directory: Path, version: str) -> Path:
     import onnxruntime
 
-    name = f"{version}-{build}-ort{onnxruntime.__version__}.onnx"
+    name = f"{version}-{BUILD}-ort{onnxruntime.__version__}.onnx"
     folder = directory / "onnx"
     try:
         folder.mkdir(exist_ok=True)
@@ -57,18 +54,17 @@ def cached_path(directory: Path, version: str, build: str = BUILD) -> Path:
     return Path(tempfile.gettempdir()) / "dialogic-onnx" / name
 
 
-def session(directory: Path, version: str, threads: int, build: str = BUILD) -> Any:
+def session(directory: Path, version: str, threads: int) -> Any:
     """An ONNX Runtime session on the int8 model (built first if missing), `threads` per forward pass.
-    One session serves concurrent `run` calls from several threads. `build`: BUILD, or STANDARD_BUILD
-    for the benchmark's peer."""
+    One session serves concurrent `run` calls from several threads."""
     import onnxruntime
 
-    path = cached_path(directory, version, build)
+    path = cached_path(directory, version)
     if not path.exists():
         from model import onnx_export  # torch and the exporter: only for an artifact never built before
 
         log.info("building the int8 model", extra={"event": "onnx_build", "path": str(path)})
-        onnx_export.build(directory, path, per_row=build == BUILD)
+        onnx_export.build(directory, path)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1

@@ -62,7 +62,7 @@ class Batcher:
         workers: int = 1,
     ) -> None:
         self.classifier, self.max_wait_s = classifier, max_wait_ms / 1000
-        self.max_size = min(max_size, classifier.max_pass)
+        self.max_size = min(max_size, classifier.max_pass)  # int8: one text at a time, no waiting
         self.capacity, self.timeout_s, self.workers = capacity, timeout_s, workers
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._depth = 0
@@ -163,20 +163,22 @@ class Batcher:
             return
         recorder.batch(len(live))
         started = time.monotonic()
-        try:
-            predictions = self.classifier.predict([job.text for job in live], batch_size=self.max_size)
+        pending = set(range(len(live)))
+        try:  # each forward pass's texts are answered as soon as it ends, not after the whole batch
+            for bucket, predictions in self.classifier.predict_passes([job.text for job in live]):
+                for i, prediction in zip(bucket, predictions, strict=True):
+                    _deliver(live[i], prediction)
+                pending.difference_update(bucket)
         except Exception as exc:
             log.exception("model failure on a micro-batch", extra={"size": len(live)})
-            for job in live:
-                _deliver(job, exc)
+            for i in pending:
+                _deliver(live[i], exc)
             return
         pace = (time.monotonic() - started) / len(live)
         # Racing workers may each overwrite the other's update: a lost sample, never a wrong estimate.
         self._seconds_per_text += (
             PACE_WEIGHT * (pace - self._seconds_per_text) if self._seconds_per_text else pace
         )
-        for job, prediction in zip(live, predictions, strict=True):
-            _deliver(job, prediction)
 
 
 def _deliver(job: _Job, outcome: Prediction | BaseException) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -28,7 +28,10 @@ class FakeModel:
         self.running = self.most_at_once = 0
         self.lock = threading.Lock()
 
-    def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[Prediction]:
+    def predict_passes(self, texts: Sequence[str]) -> Iterator[tuple[list[int], list[Prediction]]]:
+        yield list(range(len(texts))), self.predict(texts)
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
         self.gate.wait()
         with self.lock:
             self.running += 1
@@ -72,6 +75,27 @@ async def test_workers_run_passes_side_by_side_and_drain_on_stop() -> None:
     assert [res[0].label for res in await pending] == texts
     assert model.threads == {"dialogic-batcher-0", "dialogic-batcher-1"}
     assert model.most_at_once == 2
+
+
+class TwoPassModel(FakeModel):
+    """Runs a micro-batch as two forward passes, the second held at the gate."""
+
+    def predict_passes(self, texts: Sequence[str]) -> Iterator[tuple[list[int], list[Prediction]]]:
+        yield [0], [Prediction(label=texts[0], scores={"broadcast": 0.5, "conversation": 0.5})]
+        rest = list(range(1, len(texts)))
+        yield rest, self.predict([texts[i] for i in rest])
+
+
+async def test_a_pass_is_answered_before_the_rest_of_its_micro_batch() -> None:
+    model = TwoPassModel()
+    model.gate.clear()  # the second pass waits
+    batcher = make(model, max_wait_ms=500)  # both texts in one micro-batch
+    first, second = (asyncio.ensure_future(batcher.predict([t])) for t in ("short", "long"))
+    assert (await asyncio.wait_for(first, 2))[0].label == "short"  # while "long" is still inside
+    assert not second.done()
+    model.gate.set()
+    assert (await second)[0].label == "long"
+    await batcher.stop()
 
 
 async def test_full_queue_raises_overloaded_at_once() -> None:

@@ -201,11 +201,11 @@ class HeldModel:
         self.classifier, self.scored = classifier, []
         self.inside, self.release = threading.Event(), threading.Event()
 
-    def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[Prediction]:
+    def predict_passes(self, texts: Sequence[str]) -> Iterator[tuple[list[int], list[Prediction]]]:
         self.inside.set()
         assert self.release.wait(30), "the test never released the model"
         self.scored += texts
-        return self.classifier.predict(texts, batch_size)
+        return self.classifier.predict_passes(texts)
 
 
 def dropped_texts(client: TestClient[Litestar]) -> float:
