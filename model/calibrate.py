@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 
 from model.runtime.classifier import ARTIFACT_DIR, BACKENDS, LABELS, META_FILE
 
-CALIBRATION_SPLITS = ("dev", "dev_counterfactual")  # a build's files; model.train fits on the same rows
+CALIBRATION_SPLITS = ("dev", "dev_counterfactual")  # a build's files, here and in model.train
 
 
 def _nll(logits: np.ndarray, labels: np.ndarray, t: float) -> float:
@@ -55,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from model.data import read_jsonl
+    from model.data import read_jsonl, utc_stamp
     from model.runtime.classifier import Classifier
 
     rows = [r for split in CALIBRATION_SPLITS for r in read_jsonl(args.build / f"{split}.jsonl")]
@@ -71,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     )
     summary = json.loads((args.build / "summary.json").read_text())
     meta["recalibrated"] = {
-        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "at": utc_stamp(),
         "build_built_at": summary.get("built_at"),
         "rows": len(rows),
         "backend": args.backend,

@@ -25,7 +25,7 @@ import numpy as np
 
 from model import checks, perturb
 from model.baselines import labels_of, load_split, train_baselines
-from model.data import DEFAULT_BUILD_DIR, GOLD_FILE, PACKAGE_DIR, load_labels
+from model.data import DEFAULT_BUILD_DIR, GOLD_FILE, PACKAGE_DIR, load_labels, utc_stamp
 from model.data.augment import variants
 from model.data.build import broadcast_tails
 from model.metrics import cohen_kappa, macro_f1, per_class, report
@@ -416,7 +416,7 @@ def evaluate(artifact: Path, build_dir: Path, backend: str = "int8", write: bool
     org_r = subset_report(sets["gold"], probs["gold"], organisation_mask(sets["gold"]))
     targets = targets_met(gold_r, results[tfidf]["gold"], org_r, cells, suite_report)
     metrics = {
-        "evaluated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "evaluated_at": utc_stamp(),
         "backend": backend,
         "gold": slim(gold_r),
         "test": slim(results[model_name]["test"]),

@@ -29,8 +29,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from model.calibrate import fit_temperature
-from model.data import DEFAULT_BUILD_DIR, read_jsonl
+from model.calibrate import CALIBRATION_SPLITS, fit_temperature
+from model.data import DEFAULT_BUILD_DIR, read_jsonl, utc_stamp
 from model.metrics import ece, macro_f1, nll
 from model.runtime.classifier import (
     ARTIFACT_DIR,
@@ -131,7 +131,7 @@ def load_build(build_dir: Path, limit: int = 0) -> dict[str, list[dict[str, Any]
         )
     rows = {name: list(read_jsonl(build_dir / f"{name}.jsonl")) for name in ("train", "dev")}
     cf_path = build_dir / "dev_counterfactual.jsonl"
-    rows["dev_cf"] = list(read_jsonl(cf_path)) if cf_path.exists() else []
+    rows["dev_counterfactual"] = list(read_jsonl(cf_path)) if cf_path.exists() else []
     if limit:
         rows["train"] = rows["train"][:limit]
     return rows
@@ -206,7 +206,7 @@ class TrainingRun:
     ) -> None:
         train_set, dev = data["train"], data["dev"]
         assert train_set is not None and dev is not None
-        self.model, self.train_set, self.dev, self.dev_cf = model, train_set, dev, data["dev_cf"]
+        self.model, self.train_set, self.dev, self.dev_cf = model, train_set, dev, data["dev_counterfactual"]
         self.pad_id, self.args, self.t_start = pad_id, args, t_start
         self.steps_per_epoch = math.ceil(len(train_set.ids) / args.batch_size)
         self.plan = Plan(args, self.steps_per_epoch)
@@ -326,7 +326,7 @@ def calibrate(
     max_length: int,
 ) -> Calibration:
     """Calibrate on dev and its counterfactual copies: the scores must hold for posts in any form."""
-    calib_rows = rows["dev"] + rows["dev_cf"]
+    calib_rows = [r for split in CALIBRATION_SPLITS for r in rows[split]]
     calib = Encoded.of(tokenizer, calib_rows, max_length)
     temperature = fit_temperature(predict_logits(model, calib.ids, pad_id), calib.y)
     dev_logits = predict_logits(model, dev.ids, pad_id)
@@ -349,7 +349,7 @@ def artifact_meta(
         "labels": list(LABELS),
         "temperature": calibration.temperature,
         "normalize_version": NORMALIZE_VERSION,  # the version the training texts were normalised with
-        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "trained_at": utc_stamp(),
         "base_model": "sentence-transformers/all-MiniLM-L6-v2",
         "init_from": artifact_version(args.init_from) if args.init_from else None,
         "training": {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
@@ -125,3 +126,8 @@ def near_dup_key(norm_text: str) -> str:
 
 def stable_bucket(key: str, salt: str, buckets: int = 1000) -> int:
     return int(hashlib.sha256((salt + key).encode()).hexdigest(), 16) % buckets
+
+
+def utc_stamp() -> str:
+    """Now, as builds, artifacts and cards record it: ISO 8601 UTC to the second."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

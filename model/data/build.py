@@ -33,6 +33,7 @@ from model.data import (
     near_dup_key,
     read_jsonl,
     stable_bucket,
+    utc_stamp,
     write_jsonl,
 )
 from model.data.augment import RULE_ACTS, act_of, counterfactuals
@@ -374,7 +375,7 @@ def build(
     train = splits["train"]
     summary: dict[str, Any] = {
         "normalize_version": NORMALIZE_VERSION,
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "built_at": utc_stamp(),
         "source_rows": len(records),
         "gold_labels": len(gold),
         "gold_organisation_labels": sum(v.get("pool") == "organisations" for v in gold.values()),
