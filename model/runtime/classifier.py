@@ -181,7 +181,10 @@ class Classifier:
 
     def probabilities(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Calibrated probabilities (temperature-scaled softmax), in input order."""
-        return softmax(self.logits(texts, batch_size).astype(np.float64) / self.temperature)
+        return self.calibrated(self.logits(texts, batch_size))
+
+    def calibrated(self, logits: np.ndarray) -> np.ndarray:
+        return softmax(logits.astype(np.float64) / self.temperature)
 
     def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[Prediction]:
         return [to_prediction(p) for p in self.probabilities(texts, batch_size)]
@@ -189,8 +192,7 @@ class Classifier:
     def predict_passes(self, texts: Sequence[str]) -> Iterator[tuple[list[int], list[Prediction]]]:
         """`predict`, a forward pass at a time: a caller can hand out each pass's results at once."""
         for bucket, logits in self.passes(texts):
-            probs = softmax(logits.astype(np.float64) / self.temperature)
-            yield bucket, [to_prediction(p) for p in probs]
+            yield bucket, [to_prediction(p) for p in self.calibrated(logits)]
 
 
 def pad(ids: list[list[int]], pad_id: int) -> dict[str, np.ndarray]:
