@@ -8,6 +8,7 @@ stays a quick test on a shared machine.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 
@@ -18,9 +19,12 @@ from hypothesis import settings as examples
 from litestar import Litestar
 from litestar.testing import TestClient
 from schemathesis.checks import content_type_conformance, not_a_server_error, response_schema_conformance
+from schemathesis.core.transport import Response
 
 from model.runtime.classifier import Classifier
 from service.app import create_app
+from service.deadline import TIMEOUT_HEADER, client_timeout_s
+from service.errors import REQUEST_TIMEOUT, TYPE_BASE
 from service.jobs.rows import NDJSON
 from service.settings import Settings
 from tests.jobs.conftest import REDIS_URL, purge
@@ -32,7 +36,25 @@ document = create_app(Settings()).openapi_schema.to_schema()
 # /v1/jobs needs Redis (503 by design without it): its cases run against an app that has it.
 schema = schemathesis.openapi.from_dict(document).exclude(path_regex="^/v1/jobs")
 jobs_schema = schemathesis.openapi.from_dict(document).include(path_regex="^/v1/jobs")
-CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
+
+
+@schemathesis.check
+def no_server_error_but_the_asked_timeout(
+    ctx: schemathesis.CheckContext, response: Response, case: schemathesis.Case
+) -> bool | None:
+    """No 5xx, except the documented 503 request-timeout for a client that set its own deadline (the
+    fuzzer sends X-Request-Timeout-Ms: 1) and only once that deadline has passed."""
+    asked = {k.lower(): v for k, v in (case.headers or {}).items()}.get(TIMEOUT_HEADER.lower())
+    if response.status_code == REQUEST_TIMEOUT.status and asked is not None:
+        problem = json.loads(response.content)
+        assert problem["type"] == TYPE_BASE + REQUEST_TIMEOUT.slug, problem
+        asked_s = client_timeout_s(str(asked))
+        assert asked_s is not None and response.elapsed >= asked_s, (response.elapsed, asked)
+        return None
+    return not_a_server_error(ctx, response, case)
+
+
+CHECKS = [no_server_error_but_the_asked_timeout, response_schema_conformance, content_type_conformance]
 
 
 @schema.parametrize()
