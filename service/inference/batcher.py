@@ -116,17 +116,16 @@ class Batcher:
         futures: list[asyncio.Future[Prediction]] = [loop.create_future() for _ in texts]
         for text, future in zip(texts, futures, strict=True):
             self._queue.put(_Job(text, future, loop, deadline))
+        # One timer and plain awaits: wait_for around gather cost a task and a future per request.
         try:
-            # return_exceptions: every outcome is retrieved, so a failed batch leaves no stray warnings.
-            outcomes = await asyncio.wait_for(
-                asyncio.gather(*futures, return_exceptions=True), max(0.0, deadline - time.monotonic())
-            )
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                return [await future for future in futures]
         except TimeoutError:
             raise DeadlineExceeded from None
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
-        return outcomes  # type: ignore[return-value]  # all are Predictions here
+        finally:  # on a failure or a timeout: drop what is still queued, retrieve what failed
+            for future in futures:
+                if not future.cancel() and not future.cancelled():
+                    future.exception()
 
     def _run(self) -> None:
         stopping = False
