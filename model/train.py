@@ -6,6 +6,11 @@ checkpoint kept. A wall-clock budget (`--max-minutes`) shrinks the schedule to f
 measured. Then a temperature is fitted on dev (model.calibrate) and the artifact is written as fp16
 safetensors + tokenizer + config + dialogic.json, reloaded with `Classifier.load` and checked to give the
 same predictions.
+
+With `--act-weight`, a second head learns the annotated act (LABELING.md's acts: care reply, headline,
+mention-first announcement...) from the same [CLS] vector, so that the encoder is taught what a post
+does, of which the label is one consequence, and not only the label that a post's form predicts. The act
+head is dropped after training: the artifact and the service are unchanged.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from model.runtime.classifier import (
 from model.runtime.normalize import NORMALIZE_VERSION
 
 ARTIFACT_NAME = "dialogic-minilm"
+NO_ACT = -100  # cross_entropy's ignore_index: rows without an act add nothing to the act loss
 RUNS_DIR = Path(__file__).parent / "runs"
 
 
@@ -106,18 +112,24 @@ def save_artifact(model: Any, tokenizer: Any, out: Path, meta: dict[str, Any]) -
 
 @dataclass
 class Encoded:
-    """One split as the model reads it: token ids, label indices, loss weights."""
+    """One split as the model reads it: token ids, label indices, loss weights, and act indices into
+    `acts` (NO_ACT where the row has none)."""
 
     ids: list[list[int]]
     y: np.ndarray
     weights: np.ndarray
+    act: np.ndarray
+    acts: tuple[str, ...]
 
     @classmethod
     def of(cls, tokenizer: Any, rows: list[dict[str, Any]], max_length: int) -> Encoded:
+        acts = tuple(sorted({r["act"] for r in rows if r.get("act")}))
         return cls(
             tokenize(tokenizer, [r["text"] for r in rows], max_length),
             np.array([LABELS.index(r["label"]) for r in rows], dtype=np.int64),
             np.array([float(r.get("weight", 1.0)) for r in rows], dtype=np.float32),
+            np.array([acts.index(r["act"]) if r.get("act") else NO_ACT for r in rows], dtype=np.int64),
+            acts,
         )
 
 
@@ -210,7 +222,12 @@ class TrainingRun:
         self.pad_id, self.args, self.t_start = pad_id, args, t_start
         self.steps_per_epoch = math.ceil(len(train_set.ids) / args.batch_size)
         self.plan = Plan(args, self.steps_per_epoch)
+        # The act head (see the module docstring) trains beside the label head and is never saved.
+        self.act_head = torch.nn.Linear(model.config.hidden_size, len(train_set.acts))
         self.optimizer = optimizer_for(model, args)
+        if args.act_weight:
+            self.optimizer.add_param_group({"params": list(self.act_head.parameters()), "weight_decay": 0.0})
+        self.act = torch.from_numpy(train_set.act)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.plan.lr_factor)
         self.y, self.w = torch.from_numpy(train_set.y), torch.from_numpy(train_set.weights)
         self.history: list[dict[str, Any]] = []
@@ -240,13 +257,23 @@ class TrainingRun:
     def optimise(self, batch: list[int]) -> float:
         """One optimiser step on `batch`; its loss."""
         self.model.train()
-        logits = self.model(**collate([self.train_set.ids[i] for i in batch], self.pad_id)).logits
+        inputs = collate([self.train_set.ids[i] for i in batch], self.pad_id)
+        # BertForSequenceClassification's own forward, spelled out so that the act head shares its vector.
+        pooled = self.model.dropout(self.model.bert(**inputs).pooler_output)
         loss_each = torch.nn.functional.cross_entropy(
-            logits, self.y[batch], reduction="none", label_smoothing=self.args.label_smoothing
+            self.model.classifier(pooled),
+            self.y[batch],
+            reduction="none",
+            label_smoothing=self.args.label_smoothing,
         )
         loss = (loss_each * self.w[batch]).sum() / self.w[batch].sum()
+        if self.args.act_weight and (self.act[batch] != NO_ACT).any():
+            act_loss = torch.nn.functional.cross_entropy(
+                self.act_head(pooled), self.act[batch], ignore_index=NO_ACT
+            )
+            loss = loss + self.args.act_weight * act_loss
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_([*self.model.parameters(), *self.act_head.parameters()], 1.0)
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
@@ -364,6 +391,7 @@ def artifact_meta(
             "warmup": args.warmup,
             "weight_decay": args.weight_decay,
             "label_smoothing": args.label_smoothing,
+            "act_weight": args.act_weight,
             "patience": args.patience,
             "freeze_embeddings": args.freeze_embeddings,
             "stop_reason": run["stop_reason"],
@@ -462,6 +490,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=0.0,
         help="share of each target spread over both labels: a brake on the overconfidence of further rounds",
+    )
+    parser.add_argument(
+        "--act-weight",
+        type=float,
+        default=0.0,
+        help="weight of the auxiliary loss on the annotated act (0: no act head)",
     )
     parser.add_argument("--warmup", type=float, default=0.06, help="fraction of steps")
     parser.add_argument("--max-length", type=int, default=MAX_TOKENS)
