@@ -102,7 +102,7 @@ def score_bulk(
     with _timed(seconds, "summary"):
         results = output.read("results", RESULTS)
         authors = author_summaries(results, pipeline.files, min(cpus, MAX_PARTITIONS)).materialize()
-        output.write("authors", authors.repartition(1))  # one file, in rank order
+        output.write("authors", authors)  # one block: one file, in rank order
         labels = label_counts(results)
     summary = BulkSummary(
         rows=sum(labels.values()),

@@ -49,7 +49,8 @@ def label_counts(results: ray.data.Dataset) -> dict[str, int]:
 
 
 def author_summaries(results: ray.data.Dataset, files: list[str], partitions: int) -> ray.data.Dataset:
-    """AUTHORS rows, most broadcast-heavy first, of the RESULTS rows of posts read from `files`."""
+    """AUTHORS rows, most broadcast-heavy first, in one block, of the RESULTS rows of posts read from
+    `files`."""
     rank = {path: i for i, path in enumerate(sorted(files))}
 
     def timeline(batch: pa.Table) -> pa.Table:
@@ -73,6 +74,7 @@ def author_summaries(results: ray.data.Dataset, files: list[str], partitions: in
             Count(alias_name="posts"), Sum("conversation", alias_name="conversations"), BroadcastStreak()
         )
         .map_batches(_ratio, batch_format="pyarrow")
+        .repartition(1)  # ranked in one block: Ray keeps no order between a sort's blocks downstream
         .sort(*RANKING)
     )
 
