@@ -29,7 +29,7 @@ from service import cli, runtime
 from service.cache import MemoryCache
 from service.jobs.outputs import Outputs
 from service.jobs.remote import score_remote
-from service.jobs.store import WORKER_GONE_S, JobStore
+from service.jobs.store import WORKER_BEAT_S, WORKER_GONE_S, JobStore
 from service.scoring import Scorer
 from service.settings import PREFIX, Settings
 from tests.jobs.conftest import (
@@ -300,14 +300,16 @@ def test_local_and_remote_scoring_write_the_same_bytes(
 async def test_a_worker_beats_while_it_runs_and_leaves_when_stopped(
     worker_settings: Settings, workers: Workers
 ) -> None:
-    """Last in this module: it stops the shared worker."""
+    """Last in this module: it stops the shared worker. The kill test's victim still counts as live
+    until WORKER_GONE_S after its last beat, so this waits until the shared worker is the only one.
+    A stop is clean (exit 0) and prompt: well within one heartbeat, not after the slowest upkeep timer."""
     workers.shared()
     [shared] = [w for w in workers.started if w.process.poll() is None]
     store = JobStore.from_settings(worker_settings)
     try:
         for _ in range(600):
             alive = await store.workers()
-            if alive:
+            if [s.info.pid if s.info else None for s in alive] == [shared.process.pid]:
                 break
             await asyncio.sleep(0.2)
         [status] = alive
@@ -315,6 +317,8 @@ async def test_a_worker_beats_while_it_runs_and_leaves_when_stopped(
         assert status.info.chunks > 0 and status.info.model.startswith("dialogic-minilm ")
         beat = datetime.fromisoformat(status.last_heartbeat)
         assert datetime.now(UTC) - beat < timedelta(seconds=WORKER_GONE_S)
+        shared.process.terminate()
+        assert shared.process.wait(WORKER_BEAT_S) == 0
         shared.stop()
         assert await store.workers() == [] and await store.workers_alive() == 0
     finally:
