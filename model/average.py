@@ -15,9 +15,8 @@ import json
 import shutil
 from pathlib import Path
 
-from model.runtime.classifier import META_FILE, artifact_version
+from model.runtime.classifier import META_FILE, WEIGHTS_FILE, artifact_version
 
-WEIGHTS_FILE = "model.safetensors"
 SHARED_META = ("name", "labels", "normalize_version", "base_model")
 
 
@@ -37,8 +36,8 @@ def average(previous: Path, round_: Path, weight: float, out: Path) -> dict[str,
     if out.exists():
         shutil.rmtree(out)
     shutil.copytree(round_, out, ignore=shutil.ignore_patterns("onnx"))
-    mixed = {k: ((1 - weight) * a[k].float() + weight * b[k].float()).to(a[k].dtype) for k in a}
-    save_file({k: t.contiguous() for k, t in mixed.items()}, out / WEIGHTS_FILE, metadata={"format": "pt"})
+    mixed = {k: ((1 - weight) * a[k].float() + weight * b[k].float()).to(a[k].dtype).contiguous() for k in a}
+    save_file(mixed, out / WEIGHTS_FILE, metadata={"format": "pt"})
     meta = metas[1] | {
         "averaged": {
             "previous": artifact_version(previous),

@@ -42,6 +42,7 @@ from model.runtime.classifier import (
     LABELS,
     MAX_TOKENS,
     META_FILE,
+    WEIGHTS_FILE,
     Classifier,
     artifact_version,
     pad,
@@ -459,7 +460,7 @@ def check_roundtrip(out: Path, rows: list[dict[str, Any]], probs: np.ndarray) ->
     reloaded = clf.probabilities([r["text"] for r in rows])
     diff = float(np.abs(reloaded - probs).max()) if len(rows) else 0.0
     agree = float((reloaded.argmax(1) == probs.argmax(1)).mean()) if len(rows) else 1.0
-    size_mb = (out / "model.safetensors").stat().st_size / 2**20
+    size_mb = (out / WEIGHTS_FILE).stat().st_size / 2**20
     result = {
         "max_abs_prob_diff": round(diff, 5),
         "label_agreement": agree,

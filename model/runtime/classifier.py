@@ -30,6 +30,7 @@ from model.runtime.normalize import NORMALIZE_VERSION, normalize
 LABELS: tuple[str, str] = ("broadcast", "conversation")
 ARTIFACT_DIR = Path(__file__).parents[1] / "artifacts" / "dialogic-minilm"
 META_FILE = "dialogic.json"
+WEIGHTS_FILE = "model.safetensors"
 MAX_TOKENS = 128
 PAD_TOKEN = "[PAD]"  # BERT's, as the artifact's tokenizer_config.json names it
 Backend = Literal["fp32", "int8"]  # torch fp32 (the reference), or ONNX Runtime int8 (onnx_int8.py)
@@ -51,7 +52,7 @@ def base_model_dir() -> Path:
 def artifact_version(directory: Path) -> str:
     """A short content hash of the weights and the calibration: stable across loads and machines."""
     digest = hashlib.sha256()
-    for name in ("model.safetensors", META_FILE):
+    for name in (WEIGHTS_FILE, META_FILE):
         path = directory / name
         if name == META_FILE:
             meta = json.loads(path.read_text())
