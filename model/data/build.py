@@ -381,6 +381,7 @@ def build(
         "gold_organisation_labels": sum(v.get("pool") == "organisations" for v in gold.values()),
         "read_labels": len(read),
         "hard_form_labels": len(hard),
+        "uncertain_org_labels": sum(v.get("pool") == "uncertain-org" for v in read.values()),
         "written_posts": sum(r["origin"] == "written" for r in train),
         "counterfactual_copies": sum(r["origin"] == "augmented" for r in train),
         "dev_counterfactual_copies": len(dev_cf),
