@@ -30,11 +30,7 @@ MIN_OVERALL = 0.95  # all tests together
 # points for the spread of int8 kernels between CPU types. The gate holds the model to these floors, so a
 # shortfall can only shrink; the model card lists them beside the thresholds.
 SHORTFALLS: dict[str, float] = {
-    "auto_dm": 0.852,
-    "thanks_to_everyone": 0.805,
-    "timeline_complaint": 0.75,
-    "tribute": 0.87,
-    "overall": 0.916,
+    "timeline_complaint": 0.833,
 }
 MIN_CASES, MIN_FLIPS, MIN_PER_LANGUAGE = 32, 6, 10
 
